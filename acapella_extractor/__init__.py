@@ -1,0 +1,1 @@
+"""Acapella Extractor: the brand that delivers the vocals."""

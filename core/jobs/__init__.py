@@ -1,0 +1,1 @@
+"""Jobs: audio sources, the separations shared between requests, and the requests themselves."""

@@ -1,0 +1,1 @@
+"""The separation pool: the engine, its Celery tasks and shell commands."""

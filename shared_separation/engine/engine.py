@@ -1,0 +1,223 @@
+"""The separation engine: decode, Spleeter 2stems in bounded blocks, encode."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import media, model_store, spectral
+from .errors import ErrorCode, SeparationError
+from .network import STEMS, SpleeterNetwork
+
+ProgressCallback = Callable[[float], None]
+CancelCheck = Callable[[], bool]
+
+ENGINE_VERSION = "spleeter-2stems/1"
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where one stem goes and with which ffmpeg codec arguments."""
+
+    path: Path
+    codec_args: tuple[str, ...]
+
+    @classmethod
+    def for_format(cls, path: Path, fmt: media.AudioFormat | str) -> Output:
+        """Build an output for a delivery format (mp3, wav, flac)."""
+        return cls(path, tuple(media.codec_args(fmt)))
+
+    @classmethod
+    def lossless(cls, path: Path) -> Output:
+        """Build a 24-bit FLAC output, the stored intermediate."""
+        return cls(path, tuple(media.LOSSLESS_ARGS))
+
+
+@dataclass(frozen=True)
+class SeparationResult:
+    """What a finished separation produced."""
+
+    duration: float
+    info: media.MediaInfo | None
+
+
+def _default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+class SeparationEngine:
+    """Spleeter 2stems, loaded once, separating any number of songs in bounded memory."""
+
+    version = ENGINE_VERSION
+    stems = STEMS
+
+    def __init__(
+        self,
+        model_root: Path,
+        *,
+        threads: int | None = None,
+        batch_segments: int = 4,
+        bfloat16: bool = False,
+        ffmpeg: str = "ffmpeg",
+        ffprobe: str = "ffprobe",
+        verify_checksums: bool = True,
+    ) -> None:
+        media.require_binaries(ffmpeg, ffprobe)
+        folder = model_store.verify(model_root, checksums=verify_checksums)
+        self.ffmpeg = ffmpeg
+        self.ffprobe = ffprobe
+        self.threads = threads or _default_threads()
+        self.batch_segments = max(1, batch_segments)
+        self._network = SpleeterNetwork(folder, threads=self.threads, bfloat16=bfloat16)
+
+    # -- public API ------------------------------------------------------------------------
+
+    def probe(self, path: Path) -> media.MediaInfo:
+        """Describe a local media file, refusing what is not audio."""
+        return media.probe(path, ffprobe=self.ffprobe)
+
+    def separate_file(
+        self,
+        src: Path,
+        outputs: Mapping[str, Output],
+        *,
+        max_duration: float | None = None,
+        progress: ProgressCallback | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> SeparationResult:
+        """Separate `src` into the stems named in `outputs`; nothing is left behind on failure."""
+        unknown = set(outputs) - set(STEMS)
+        if unknown:
+            raise ValueError(f"unknown stems: {sorted(unknown)}")
+        info = self.probe(src)
+        if max_duration is not None and info.duration > max_duration:
+            raise SeparationError(
+                ErrorCode.TOO_LONG,
+                f"The audio lasts {_clock(info.duration)}, over the limit of {_clock(max_duration)}.",
+            )
+        decoder = media.Decoder(src, ffmpeg=self.ffmpeg, max_seconds=max_duration)
+        encoders: dict[str, media.Encoder] = {}
+        try:
+            for stem, out in outputs.items():
+                out.path.parent.mkdir(parents=True, exist_ok=True)
+                encoders[stem] = media.Encoder(out.path, list(out.codec_args), ffmpeg=self.ffmpeg)
+            expected = max(info.duration, 1e-3) * media.SAMPLE_RATE
+            written = 0
+            blocks = decoder.blocks(spectral.SEGMENT_SAMPLES)
+            for pieces in self.separate_stream(blocks):
+                if cancelled is not None and cancelled():
+                    raise SeparationError(ErrorCode.CANCELLED, "The separation was cancelled.")
+                for stem, encoder in encoders.items():
+                    encoder.write(pieces[STEMS.index(stem)])
+                written += len(pieces[0])
+                if progress is not None:
+                    progress(min(written / expected, 0.999))
+            if decoder.samples_read == 0:
+                raise SeparationError(ErrorCode.NO_SAMPLES, "The file contains no audio samples.")
+            for encoder in encoders.values():
+                encoder.finish()
+        except BaseException:
+            for encoder in encoders.values():
+                encoder.abort()
+            for out in outputs.values():
+                out.path.unlink(missing_ok=True)
+            raise
+        finally:
+            decoder.close()
+        if progress is not None:
+            progress(1.0)
+        return SeparationResult(duration=decoder.samples_read / media.SAMPLE_RATE, info=info)
+
+    def separate_waveform(self, waveform: np.ndarray) -> dict[str, np.ndarray]:
+        """Separate a whole (samples, 2) float32 array; mainly for tests and benchmarks."""
+        if waveform.ndim != 2 or waveform.shape[1] not in (1, 2):
+            raise ValueError("waveform must be shaped (samples, 1 or 2)")
+        if waveform.shape[1] == 1:
+            waveform = np.repeat(waveform, 2, axis=1)
+        step = spectral.SEGMENT_SAMPLES
+        blocks = (waveform[i : i + step] for i in range(0, len(waveform), step))
+        parts: list[list[np.ndarray]] = [[] for _ in STEMS]
+        for pieces in self.separate_stream(blocks):
+            for k, piece in enumerate(pieces):
+                parts[k].append(piece)
+        empty = np.zeros((0, 2), dtype=np.float32)
+        return {stem: np.concatenate(parts[k]) if parts[k] else empty for k, stem in enumerate(STEMS)}
+
+    def separate_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[list[np.ndarray]]:
+        """Turn (n, 2) input blocks into [vocals, accompaniment] output blocks, in order.
+
+        Memory is bounded by `batch_segments` segments (11.9 s each) whatever the length.
+        """
+        step = spectral.FRAME_STEP
+        batch_frames = self.batch_segments * spectral.SEGMENT_FRAMES
+        need = spectral.samples_needed(batch_frames)
+        source = iter(blocks)
+        # The padded signal starts with one frame of zeros, as in Spleeter.
+        pending: list[np.ndarray] = [np.zeros((spectral.FRAME_LENGTH, 2), dtype=np.float32)]
+        buffered = spectral.FRAME_LENGTH
+        total_in = 0
+        eof = False
+        frame_index = 0
+        emitted_until = spectral.FRAME_LENGTH  # padded-signal index of the next sample to emit
+        tails = [np.zeros((2, spectral.OVERLAP), dtype=np.float32) for _ in STEMS]
+        while True:
+            while not eof and buffered < need:
+                try:
+                    block = next(source)
+                except StopIteration:
+                    eof = True
+                    break
+                if len(block):
+                    block = np.asarray(block, dtype=np.float32)
+                    pending.append(block)
+                    buffered += len(block)
+                    total_in += len(block)
+            if eof:
+                padded_length = total_in + spectral.FRAME_LENGTH
+                total_frames = math.ceil(padded_length / step)
+                remaining = total_frames - frame_index
+                if total_in == 0 or remaining <= 0:
+                    return
+                segments = min(self.batch_segments, math.ceil(remaining / spectral.SEGMENT_FRAMES))
+                n_frames = segments * spectral.SEGMENT_FRAMES
+            else:
+                n_frames = batch_frames
+            signal = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            want = spectral.samples_needed(n_frames)
+            if len(signal) < want:
+                signal = np.concatenate([signal, np.zeros((want - len(signal), 2), np.float32)])
+            spectrum = spectral.stft(signal, n_frames, workers=self.threads)
+            estimates = self._network(spectral.network_input(spectrum))
+            masks = spectral.ratio_masks(estimates)
+            low = spectrum[:, :, : spectral.NETWORK_BINS]
+            block_start = frame_index * step
+            block_end = block_start + n_frames * step
+            limit = block_end if not eof else min(block_end, total_in + spectral.FRAME_LENGTH)
+            lo = max(emitted_until, block_start) - block_start
+            hi = limit - block_start
+            outs = []
+            for k, mask in enumerate(masks):
+                audio = spectral.istft(low * mask, workers=self.threads)
+                audio[:, : spectral.OVERLAP] += tails[k]
+                tails[k] = audio[:, n_frames * step :].copy()
+                outs.append(np.ascontiguousarray(audio[:, lo:hi].T))
+            if hi > lo:
+                emitted_until = limit
+                yield outs
+            frame_index += n_frames
+            # Keep the samples the next frames still read (the 3072-sample overlap).
+            keep = signal[n_frames * step :]
+            pending = [keep] if len(keep) else []
+            buffered = len(keep)
+
+
+def _clock(seconds: float) -> str:
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,344 @@
+"""Guarded ffprobe/ffmpeg: probe, streaming decode to float32 PCM, streaming encode."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import ErrorCode, SeparationError
+
+SAMPLE_RATE = 44100
+CHANNELS = 2
+
+# Only local files and pipes: no URL, playlist or network protocol can ever be opened.
+PROTOCOL_WHITELIST = "file,pipe"
+# Audio and video containers only. Playlist and script demuxers (hls, dash, concat, rtsp, sdp,
+# ffmetadata, image2...) are absent on purpose: they can make ffmpeg open other files or URLs.
+FORMAT_WHITELIST = ",".join(
+    [
+        "mp3",
+        "wav",
+        "w64",
+        "flac",
+        "ogg",
+        "mov",  # mov,mp4,m4a,3gp,3g2,mj2
+        "matroska",  # matroska,webm
+        "aac",
+        "aiff",
+        "asf",
+        "avi",
+        "flv",
+        "mpeg",
+        "mpegts",
+        "caf",
+        "wv",
+        "ape",
+        "amr",
+        "ac3",
+        "eac3",
+        "dts",
+        "truehd",
+        "mp2",
+    ]
+)
+PROBE_TIMEOUT_S = 30.0
+_STDERR_KEEP = 4000
+
+
+class AudioFormat(StrEnum):
+    """Formats a stem can be written in."""
+
+    MP3 = "mp3"
+    WAV = "wav"
+    FLAC = "flac"
+
+
+# Codec arguments per format. The intermediate stems are FLAC at 24 bits (lossless for what the
+# float pipeline produces); downloads are 16-bit, as players and DJ gear expect.
+_CODEC_ARGS: dict[AudioFormat, list[str]] = {
+    AudioFormat.MP3: ["-c:a", "libmp3lame", "-b:a", "320k", "-f", "mp3"],
+    AudioFormat.WAV: ["-c:a", "pcm_s16le", "-f", "wav"],
+    AudioFormat.FLAC: ["-c:a", "flac", "-sample_fmt", "s16", "-f", "flac"],
+}
+LOSSLESS_ARGS = ["-c:a", "flac", "-sample_fmt", "s32", "-bits_per_raw_sample", "24", "-f", "flac"]
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe says about a file."""
+
+    duration: float
+    format_name: str
+    audio_codec: str
+    channels: int
+    sample_rate: int
+    has_video: bool
+
+
+def require_binaries(ffmpeg: str, ffprobe: str) -> None:
+    """Fail unless both ffmpeg and ffprobe run."""
+    for name in (ffmpeg, ffprobe):
+        if shutil.which(name) is None:
+            raise SeparationError(
+                ErrorCode.FFMPEG_MISSING, f"{name} was not found on PATH; install ffmpeg."
+            )
+        result = subprocess.run(
+            [name, "-hide_banner", "-version"], capture_output=True, timeout=30, check=False
+        )
+        if result.returncode != 0:
+            raise SeparationError(
+                ErrorCode.FFMPEG_MISSING, f"{name} -version exited with {result.returncode}."
+            )
+
+
+def _input_guard_args() -> list[str]:
+    return ["-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", FORMAT_WHITELIST]
+
+
+def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = PROBE_TIMEOUT_S) -> MediaInfo:
+    """Read the container and first audio stream of a local file, refusing non-audio."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise SeparationError(ErrorCode.NOT_AUDIO, f"The file {path.name} does not exist.") from exc
+    if size == 0:
+        raise SeparationError(ErrorCode.EMPTY_FILE, "The file is empty.")
+    cmd = [
+        ffprobe,
+        "-v",
+        "error",
+        *_input_guard_args(),
+        "-show_entries",
+        "format=duration,format_name:stream=codec_type,codec_name,channels,sample_rate,duration",
+        "-of",
+        "json",
+        "file:" + str(path),
+    ]
+    try:
+        result = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise SeparationError(
+            ErrorCode.NOT_AUDIO, "The file could not be read as audio (probing timed out)."
+        ) from exc
+    if result.returncode != 0:
+        detail = _last_line(result.stderr)
+        raise SeparationError(
+            ErrorCode.NOT_AUDIO,
+            "The file could not be read as audio" + (f" ({detail})." if detail else "."),
+        )
+    try:
+        data = json.loads(result.stdout or b"{}")
+    except json.JSONDecodeError as exc:
+        raise SeparationError(ErrorCode.NOT_AUDIO, "The file could not be read as audio.") from exc
+    streams = data.get("streams") or []
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    if not audio:
+        raise SeparationError(ErrorCode.NOT_AUDIO, "The file has no audio track.")
+    first = audio[0]
+    fmt = data.get("format") or {}
+    duration = _to_float(fmt.get("duration")) or _to_float(first.get("duration")) or 0.0
+    # Cover art is a "video" stream with a single frame; only real video codecs count.
+    has_video = any(
+        s.get("codec_type") == "video" and s.get("codec_name") not in {"mjpeg", "png", "bmp"}
+        for s in streams
+    )
+    return MediaInfo(
+        duration=duration,
+        format_name=str(fmt.get("format_name", "")),
+        audio_codec=str(first.get("codec_name", "")),
+        channels=int(first.get("channels") or 0),
+        sample_rate=int(_to_float(first.get("sample_rate")) or 0),
+        has_video=has_video,
+    )
+
+
+def _to_float(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+class _StderrDrain(threading.Thread):
+    """Read a child's stderr so it never blocks on a full pipe; keep the tail."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self._stream = stream
+        self._tail = b""
+
+    def run(self) -> None:
+        for chunk in iter(lambda: self._stream.read(4096), b""):
+            self._tail = (self._tail + chunk)[-_STDERR_KEEP:]
+
+    @property
+    def last_line(self) -> str:
+        self.join(timeout=5)
+        return _last_line(self._tail)
+
+
+class Decoder:
+    """Stream a file's first audio track as float32 stereo 44.1 kHz blocks."""
+
+    def __init__(
+        self, path: Path, *, ffmpeg: str = "ffmpeg", max_seconds: float | None = None
+    ) -> None:
+        self.path = path
+        self.max_samples = int(max_seconds * SAMPLE_RATE) if max_seconds else None
+        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", *_input_guard_args()]
+        cmd += ["-i", "file:" + str(path), "-map", "0:a:0", "-vn", "-sn", "-dn"]
+        if self.max_samples is not None:
+            # One second past the limit, so that a file over it is seen to be over it.
+            cmd += ["-t", f"{max_seconds + 1:.3f}"]
+        cmd += ["-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"]
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._drain = _StderrDrain(self._proc.stderr)
+        self._drain.start()
+        self.samples_read = 0
+
+    def blocks(self, block_samples: int) -> Iterator[np.ndarray]:
+        """Yield arrays of shape (n, 2), n <= block_samples; raise if ffmpeg fails."""
+        assert self._proc.stdout is not None
+        frame_bytes = 4 * CHANNELS
+        want = block_samples * frame_bytes
+        while True:
+            # A buffered read returns less than asked only at the end of the stream.
+            data = self._proc.stdout.read(want)
+            whole = len(data) - len(data) % frame_bytes
+            if whole:
+                yield from self._account(
+                    np.frombuffer(data[:whole], dtype="<f4").reshape(-1, CHANNELS)
+                )
+            if len(data) < want:
+                break
+        code = self._proc.wait()
+        if code != 0:
+            detail = self._drain.last_line
+            raise SeparationError(
+                ErrorCode.DECODE_FAILED,
+                "The audio could not be decoded" + (f" ({detail})." if detail else "."),
+            )
+
+    def _account(self, block: np.ndarray) -> Iterator[np.ndarray]:
+        self.samples_read += len(block)
+        if self.max_samples is not None and self.samples_read > self.max_samples:
+            raise SeparationError(
+                ErrorCode.TOO_LONG,
+                f"The audio is longer than the limit of {_fmt_duration(self.max_samples)}.",
+            )
+        yield block
+
+    def close(self) -> None:
+        """Stop ffmpeg if it still runs."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+def _fmt_duration(samples: int) -> str:
+    seconds = samples // SAMPLE_RATE
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Encoder:
+    """Write float32 stereo blocks through ffmpeg into a file, atomically."""
+
+    def __init__(
+        self, dest: Path, codec_args: list[str], *, ffmpeg: str = "ffmpeg", metadata_title: str = ""
+    ) -> None:
+        self.dest = dest
+        self.part = dest.with_name(dest.name + ".part")
+        cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+        cmd += ["-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", "pipe:0"]
+        if metadata_title:
+            cmd += ["-metadata", f"title={metadata_title}"]
+        cmd += [*codec_args, "file:" + str(self.part)]
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        assert self._proc.stderr is not None
+        self._drain = _StderrDrain(self._proc.stderr)
+        self._drain.start()
+
+    def write(self, block: np.ndarray) -> None:
+        """Send one (n, 2) block."""
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+        except BrokenPipeError as exc:
+            self._proc.wait()
+            raise self._failure() from exc
+
+    def finish(self) -> None:
+        """Close the input, check ffmpeg's exit code, and move the file into place."""
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        code = self._proc.wait()
+        if code != 0:
+            raise self._failure()
+        os.replace(self.part, self.dest)
+
+    def abort(self) -> None:
+        """Kill ffmpeg and remove the partial file."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        self.part.unlink(missing_ok=True)
+
+    def _failure(self) -> SeparationError:
+        detail = self._drain.last_line
+        self.part.unlink(missing_ok=True)
+        return SeparationError(
+            ErrorCode.ENCODE_FAILED,
+            f"Writing {self.dest.name} failed" + (f" ({detail})." if detail else "."),
+        )
+
+
+def codec_args(fmt: AudioFormat | str) -> list[str]:
+    """Return ffmpeg's arguments for a delivery format."""
+    return list(_CODEC_ARGS[AudioFormat(fmt)])
+
+
+def transcode(src: Path, dest: Path, fmt: AudioFormat | str, *, ffmpeg: str = "ffmpeg") -> None:
+    """Encode a stored stem into a delivery format, atomically."""
+    part = dest.with_name(dest.name + ".part")
+    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *_input_guard_args()]
+    cmd += ["-i", "file:" + str(src), "-map", "0:a:0", *codec_args(fmt), "file:" + str(part)]
+    result = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
+    if result.returncode != 0:
+        part.unlink(missing_ok=True)
+        detail = _last_line(result.stderr)
+        raise SeparationError(
+            ErrorCode.ENCODE_FAILED,
+            f"Encoding {dest.name} failed" + (f" ({detail})." if detail else "."),
+        )
+    os.replace(part, dest)

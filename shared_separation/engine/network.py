@@ -1,0 +1,61 @@
+"""Spleeter's two U-Nets, run from the official checkpoint's own graph."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ErrorCode, SeparationError
+
+INPUT_TENSOR = "strided_slice_3:0"
+OUTPUT_TENSORS = ("vocals_spectrogram/mul:0", "accompaniment_spectrogram/mul:0")
+STEMS = ("vocals", "accompaniment")
+
+
+class SpleeterNetwork:
+    """Load the checkpoint once and map magnitude segments to the two stem estimates."""
+
+    def __init__(self, model_dir: Path, *, threads: int, bfloat16: bool = False) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        tf.compat.v1.disable_eager_execution()
+        self._graph = tf.Graph()
+        try:
+            with self._graph.as_default():
+                saver = tf.compat.v1.train.import_meta_graph(
+                    str(model_dir / "model.meta"), clear_devices=True
+                )
+                self._input = self._graph.get_tensor_by_name(INPUT_TENSOR)
+                self._outputs = [self._graph.get_tensor_by_name(n) for n in OUTPUT_TENSORS]
+        except (OSError, KeyError, ValueError) as exc:
+            raise SeparationError(
+                ErrorCode.MODEL_CORRUPT, f"The model graph in {model_dir} could not be loaded."
+            ) from exc
+        config = tf.compat.v1.ConfigProto(
+            intra_op_parallelism_threads=threads,
+            inter_op_parallelism_threads=1,
+            allow_soft_placement=True,
+        )
+        if bfloat16:
+            rewrite = config.graph_options.rewrite_options
+            rewrite.auto_mixed_precision_onednn_bfloat16 = 1  # RewriterConfig.ON
+        self._session = tf.compat.v1.Session(graph=self._graph, config=config)
+        try:
+            assert saver is not None
+            saver.restore(self._session, str(model_dir / "model"))
+        except Exception as exc:  # TensorFlow raises many unrelated types here.
+            raise SeparationError(
+                ErrorCode.MODEL_CORRUPT, f"The model weights in {model_dir} could not be restored."
+            ) from exc
+
+    def __call__(self, magnitudes: np.ndarray) -> list[np.ndarray]:
+        """Return [vocals, accompaniment] estimates, each shaped like `magnitudes`."""
+        results = self._session.run(self._outputs, feed_dict={self._input: magnitudes})
+        return [np.asarray(r, dtype=np.float32) for r in results]
+
+    def close(self) -> None:
+        """Free the session."""
+        self._session.close()

@@ -1,0 +1,30 @@
+"""Settings for the test suite: a throw-away data folder, the shared model, a test Redis."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+# Chosen before core.settings reads the environment, and exported so that worker processes
+# started by the tests (which inherit the environment) use the very same folder and Redis.
+if "STEMSPLIT_TEST_DATA_DIR" not in os.environ:
+    os.environ["STEMSPLIT_TEST_DATA_DIR"] = tempfile.mkdtemp(prefix="stemsplit-test-")
+if "STEMSPLIT_TEST_REDIS_PORT" not in os.environ:
+    with socket.socket() as _sock:
+        _sock.bind(("127.0.0.1", 0))
+        os.environ["STEMSPLIT_TEST_REDIS_PORT"] = str(_sock.getsockname()[1])
+os.environ["DATA_DIR"] = os.environ["STEMSPLIT_TEST_DATA_DIR"]
+os.environ["REDIS_URL"] = f"redis://127.0.0.1:{os.environ['STEMSPLIT_TEST_REDIS_PORT']}/0"
+os.environ.setdefault(
+    "MODEL_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "models")
+)
+os.environ.setdefault("DEBUG", "true")
+
+from core.settings import *  # noqa: E402,F403
+from core.settings import DATA_DIR  # noqa: E402
+
+# Worker processes open the same database file as the test process.
+DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

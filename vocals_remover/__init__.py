@@ -1,0 +1,1 @@
+"""Vocals Remover: the brand that delivers the instrumental."""

@@ -1,0 +1,1 @@
+"""The YouTube promo bot: catalogue, render, upload, schedule."""

@@ -1,0 +1,11 @@
+"""Django app configuration."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class YoutubeBotConfig(AppConfig):
+    """Configure the youtube_bot app."""
+
+    name = "youtube_bot"
