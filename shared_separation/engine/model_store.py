@@ -193,6 +193,7 @@ def _install(folder: Path, files: dict[str, bytes]) -> None:
     """Write the files into a temporary sibling folder and swap it in."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".2stems-", dir=folder.parent))
+    staging.chmod(0o755)
     try:
         for name, data in files.items():
             (staging / name).write_bytes(data)
