@@ -167,4 +167,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # TensorFlow's own chatter (checkpoint restores, deprecations) is not news.
+    "loggers": {"tensorflow": {"level": "WARNING"}},
 }
+
+# Loading the model in a new pool process takes seconds; Celery's default wait is 4 s.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120.0
+CELERY_TASK_ROUTES = {"shared_separation.separate": {"queue": "separation"}}

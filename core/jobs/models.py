@@ -1,0 +1,140 @@
+"""Audio sources, the separations shared between requests, and the jobs that ask for them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def source_upload_to(instance: AudioSource, filename: str) -> str:
+    """Store inputs by content hash, so identical audio is stored once."""
+    return f"sources/{instance.sha256[:2]}/{instance.sha256}/input"
+
+
+class AudioSource(models.Model):
+    """One distinct input file, identified by the SHA-256 of its bytes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to=source_upload_to, max_length=255)
+    original_name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds, from probing.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:12]})"
+
+
+class Separation(models.Model):
+    """The work of separating one AudioSource with one engine version, shared by many jobs."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    LIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.SUCCEEDED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(AudioSource, on_delete=models.CASCADE, related_name="separations")
+    engine_version = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    priority = models.BooleanField(default=False)
+    progress = models.FloatField(default=0.0)
+    vocals = models.FileField(max_length=255, blank=True)
+    accompaniment = models.FileField(max_length=255, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one separation in flight or done per audio and engine: never separate twice.
+            models.UniqueConstraint(
+                fields=["source", "engine_version"],
+                condition=Q(status__in=["queued", "running", "succeeded"]),
+                name="one_live_separation_per_source",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.original_name} [{self.status}]"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Return how long the work took, once finished."""
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Job(models.Model):
+    """One request for a stem of an audio source, from a site, the API or the bot."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    class Stem(models.TextChoices):
+        VOCALS = "vocals", "Vocals"
+        ACCOMPANIMENT = "accompaniment", "Instrumental"
+        BOTH = "both", "Both"
+
+    class Format(models.TextChoices):
+        MP3 = "mp3", "MP3 320 kbps"
+        WAV = "wav", "WAV"
+        FLAC = "flac", "FLAC"
+
+    class Origin(models.TextChoices):
+        WEB = "web", "Web"
+        API = "api", "API"
+        BOT = "bot", "Bot"
+        SHELL = "shell", "Shell"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    separation = models.ForeignKey(Separation, on_delete=models.PROTECT, related_name="jobs")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    brand = models.CharField(max_length=32, blank=True)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
+    stem = models.CharField(max_length=16, choices=Stem.choices)
+    format = models.CharField(max_length=8, choices=Format.choices, default=Format.MP3)
+    original_name = models.CharField(max_length=255)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} → {self.stem} [{self.status}]"

@@ -1,0 +1,247 @@
+"""Every change of state of a job or a separation happens here, in a transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.celery import celery_app
+from core.jobs.models import AudioSource, Job, Separation
+from shared_separation.engine import ENGINE_VERSION
+
+logger = logging.getLogger(__name__)
+
+SEPARATE_TASK = "shared_separation.separate"
+QUEUE = "separation"
+PRIORITY_QUEUE = "separation_priority"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a client asks for."""
+
+    original_name: str
+    stem: str
+    format: str = Job.Format.MP3
+    brand: str = ""
+    origin: str = Job.Origin.WEB
+    priority: bool = False
+    duration: float | None = None
+
+
+def hash_file(content: File) -> str:
+    """Return the SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    content.seek(0)
+    for chunk in content.chunks():
+        digest.update(chunk)
+    content.seek(0)
+    return digest.hexdigest()
+
+
+def _store_source(content: File, sha256: str, submission: Submission) -> AudioSource:
+    existing = AudioSource.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        if existing.duration is None and submission.duration is not None:
+            AudioSource.objects.filter(pk=existing.pk).update(duration=submission.duration)
+            existing.duration = submission.duration
+        return existing
+    source = AudioSource(
+        sha256=sha256,
+        original_name=submission.original_name[:255],
+        size=content.size or 0,
+        duration=submission.duration,
+    )
+    # The bytes are written before the row; if the row loses a race, the same name is reused.
+    source.file.save("input", content, save=False)
+    try:
+        with transaction.atomic():
+            source.save()
+    except IntegrityError:
+        return AudioSource.objects.get(sha256=sha256)
+    return source
+
+
+def submit(
+    content: File, submission: Submission, *, owner: AbstractBaseUser | None = None
+) -> Job:
+    """Create a job for an uploaded file, reusing any live separation of the same audio."""
+    sha256 = hash_file(content)
+    with transaction.atomic():
+        source = _store_source(content, sha256, submission)
+        separation, created = _live_separation(source, priority=submission.priority)
+        now = timezone.now()
+        status = {
+            Separation.Status.QUEUED: Job.Status.QUEUED,
+            Separation.Status.RUNNING: Job.Status.RUNNING,
+            Separation.Status.SUCCEEDED: Job.Status.SUCCEEDED,
+        }[Separation.Status(separation.status)]
+        job = Job.objects.create(
+            separation=separation,
+            owner=owner,
+            brand=submission.brand,
+            origin=submission.origin,
+            stem=submission.stem,
+            format=submission.format,
+            original_name=submission.original_name[:255],
+            status=status,
+            finished_at=now if status == Job.Status.SUCCEEDED else None,
+        )
+        if created:
+            transaction.on_commit(lambda: enqueue(separation))
+    logger.info(
+        "job %s submitted: separation %s (%s)",
+        job.pk,
+        separation.pk,
+        "new" if created else separation.status,
+    )
+    return job
+
+
+def _live_separation(source: AudioSource, *, priority: bool) -> tuple[Separation, bool]:
+    live = Separation.objects.filter(
+        source=source, engine_version=ENGINE_VERSION, status__in=Separation.LIVE_STATUSES
+    )
+    separation = live.first()
+    if separation is not None:
+        return separation, False
+    try:
+        with transaction.atomic():
+            return (
+                Separation.objects.create(
+                    source=source, engine_version=ENGINE_VERSION, priority=priority
+                ),
+                True,
+            )
+    except IntegrityError:
+        # Another request created it between our read and our insert: follow that one.
+        return live.get(), False
+
+
+def time_limits(duration: float | None) -> tuple[int, int]:
+    """Return (soft, hard) seconds a separation of this length may run."""
+    seconds = duration if duration is not None else settings.SEPARATION_MAX_DURATION
+    soft = settings.SEPARATION_TIME_MARGIN + settings.SEPARATION_SECONDS_PER_AUDIO_MINUTE * (
+        seconds / 60.0
+    )
+    return int(soft), int(soft) + 60
+
+
+def enqueue(separation: Separation) -> None:
+    """Send the separation to the pool; its time limits follow the song's length."""
+    soft, hard = time_limits(separation.source.duration)
+    celery_app.send_task(
+        SEPARATE_TASK,
+        args=[str(separation.pk)],
+        queue=PRIORITY_QUEUE if separation.priority else QUEUE,
+        soft_time_limit=soft,
+        time_limit=hard,
+    )
+
+
+def claim_separation(separation_id: uuid.UUID | str, worker: str) -> Separation | None:
+    """Move a queued separation to running for this worker; None if it is not queued."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Separation.objects.filter(
+            pk=separation_id, status=Separation.Status.QUEUED
+        ).update(
+            status=Separation.Status.RUNNING,
+            worker=worker[:255],
+            started_at=now,
+            heartbeat_at=now,
+            progress=0.0,
+            attempts=F("attempts") + 1,
+        )
+        if claimed != 1:
+            return None
+        Job.objects.filter(separation_id=separation_id, status=Job.Status.QUEUED).update(
+            status=Job.Status.RUNNING
+        )
+    return Separation.objects.select_related("source").get(pk=separation_id)
+
+
+def record_progress(separation_id: uuid.UUID | str, fraction: float) -> bool:
+    """Store progress and a heartbeat; False when the separation is no longer running."""
+    updated = Separation.objects.filter(
+        pk=separation_id, status=Separation.Status.RUNNING
+    ).update(progress=max(0.0, min(1.0, fraction)), heartbeat_at=timezone.now())
+    return updated == 1
+
+
+def complete_separation(
+    separation_id: uuid.UUID | str, *, vocals: str, accompaniment: str
+) -> bool:
+    """Mark a running separation succeeded with its stored stems, and its jobs with it."""
+    now = timezone.now()
+    with transaction.atomic():
+        done = Separation.objects.filter(
+            pk=separation_id, status=Separation.Status.RUNNING
+        ).update(
+            status=Separation.Status.SUCCEEDED,
+            vocals=vocals,
+            accompaniment=accompaniment,
+            progress=1.0,
+            finished_at=now,
+            heartbeat_at=now,
+            error_code="",
+            error_message="",
+        )
+        if done != 1:
+            return False
+        Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
+            status=Job.Status.SUCCEEDED, finished_at=now
+        )
+    return True
+
+
+def fail_separation(separation_id: uuid.UUID | str, *, code: str, message: str) -> bool:
+    """Mark a queued or running separation failed, and its active jobs with the same reason."""
+    now = timezone.now()
+    with transaction.atomic():
+        failed = Separation.objects.filter(
+            pk=separation_id,
+            status__in=[Separation.Status.QUEUED, Separation.Status.RUNNING],
+        ).update(
+            status=Separation.Status.FAILED,
+            error_code=code[:32],
+            error_message=message,
+            finished_at=now,
+        )
+        if failed != 1:
+            return False
+        Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
+            status=Job.Status.FAILED, error_code=code[:32], error_message=message, finished_at=now
+        )
+    return True
+
+
+def cancel_job(job_id: uuid.UUID | str) -> bool:
+    """Cancel an active job; cancel its separation too if nobody else waits for it."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in Job.ACTIVE_STATUSES:
+            return False
+        Job.objects.filter(pk=job_id).update(status=Job.Status.CANCELLED, finished_at=now)
+        others = (
+            Job.objects.filter(separation_id=job.separation_id, status__in=Job.ACTIVE_STATUSES)
+            .exclude(pk=job_id)
+            .exists()
+        )
+        if not others:
+            Separation.objects.filter(
+                pk=job.separation_id,
+                status__in=[Separation.Status.QUEUED, Separation.Status.RUNNING],
+            ).update(status=Separation.Status.CANCELLED, finished_at=now)
+    return True

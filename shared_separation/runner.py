@@ -1,0 +1,95 @@
+"""Run one separation: claim it, fetch its input from storage, separate, store the stems."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+from core.jobs import services
+from shared_separation.engine import ErrorCode, Output, SeparationError
+from shared_separation.worker import get_engine
+
+logger = logging.getLogger(__name__)
+
+STEM_FILE_FORMAT = "flac"
+PROGRESS_INTERVAL_S = 1.0
+
+
+def stem_name(separation_id: uuid.UUID | str, stem: str) -> str:
+    """Return the storage name of a separation's lossless stem."""
+    return f"separations/{separation_id}/{stem}.{STEM_FILE_FORMAT}"
+
+
+class _ProgressReporter:
+    """Store progress at most once a second; remember if the separation was taken away."""
+
+    def __init__(self, separation_id: uuid.UUID | str) -> None:
+        self.separation_id = separation_id
+        self.last = 0.0
+        self.lost = False
+
+    def __call__(self, fraction: float) -> None:
+        now = time.monotonic()
+        if fraction < 1.0 and now - self.last < PROGRESS_INTERVAL_S:
+            return
+        self.last = now
+        if not services.record_progress(self.separation_id, fraction):
+            self.lost = True
+
+    def cancelled(self) -> bool:
+        return self.lost
+
+
+def run_separation(separation_id: uuid.UUID | str, worker: str) -> str:
+    """Do one separation end to end; return what happened (for logs and tests)."""
+    separation = services.claim_separation(separation_id, worker)
+    if separation is None:
+        logger.info("separation %s is not queued; nothing to do", separation_id)
+        return "skipped"
+    engine = get_engine()
+    reporter = _ProgressReporter(separation_id)
+    with tempfile.TemporaryDirectory(prefix="separation-") as tmp:
+        folder = Path(tmp)
+        src = folder / "input"
+        with separation.source.file.open("rb") as stored, src.open("wb") as local:
+            for chunk in stored.chunks():
+                local.write(chunk)
+        outputs = {stem: Output.lossless(folder / f"{stem}.flac") for stem in engine.stems}
+        try:
+            engine.separate_file(
+                src,
+                outputs,
+                max_duration=settings.SEPARATION_MAX_DURATION,
+                progress=reporter,
+                cancelled=reporter.cancelled,
+            )
+        except SeparationError as exc:
+            if exc.code == ErrorCode.CANCELLED:
+                logger.info("separation %s was cancelled while running", separation_id)
+                return "cancelled"
+            logger.warning("separation %s failed: %s (%s)", separation_id, exc.message, exc.code)
+            services.fail_separation(separation_id, code=exc.code, message=exc.message)
+            return "failed"
+        names = {}
+        for stem, out in outputs.items():
+            name = stem_name(separation_id, stem)
+            if default_storage.exists(name):
+                default_storage.delete(name)
+            with out.path.open("rb") as fh:
+                names[stem] = default_storage.save(name, File(fh))
+    if not services.complete_separation(
+        separation_id, vocals=names["vocals"], accompaniment=names["accompaniment"]
+    ):
+        # Taken away while we worked (cancelled or expired): keep nothing it no longer owns.
+        for name in names.values():
+            default_storage.delete(name)
+        return "discarded"
+    logger.info("separation %s succeeded", separation_id)
+    return "succeeded"

@@ -1,0 +1,55 @@
+"""Celery tasks of the separation pool."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_init, worker_process_init
+
+from core.jobs import services
+from shared_separation import runner, worker
+from shared_separation.engine import SeparationError
+
+logger = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def _check_before_consuming(**_: Any) -> None:
+    """Refuse to start a worker that could only fail every job."""
+    try:
+        worker.check_prerequisites()
+    except SeparationError as exc:
+        logger.critical("worker cannot start: %s", exc.message)
+        # Celery logs and swallows ordinary exceptions from signal handlers; this one stops it.
+        raise SystemExit(f"worker cannot start: {exc.message}") from exc
+
+
+@worker_process_init.connect
+def _load_engine(**_: Any) -> None:
+    """Load the model in each pool process before it takes its first job."""
+    worker.get_engine()
+
+
+@shared_task(name=services.SEPARATE_TASK, bind=True, ignore_result=True, acks_late=True)
+def separate(self: Any, separation_id: str) -> str:
+    """Separate one stored input by its Separation id."""
+    try:
+        return runner.run_separation(separation_id, worker=self.request.hostname or "unknown")
+    except SoftTimeLimitExceeded:
+        services.fail_separation(
+            separation_id,
+            code="timeout",
+            message="The separation took longer than allowed for a song of this length.",
+        )
+        return "timeout"
+    except Exception:
+        logger.exception("separation %s stopped on an unexpected error", separation_id)
+        services.fail_separation(
+            separation_id,
+            code="internal",
+            message="An internal error stopped the separation. It has been logged; please try again.",
+        )
+        raise

@@ -1,0 +1,35 @@
+"""The one engine of a worker process: checked when the worker starts, loaded once per child."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+
+from shared_separation.engine import SeparationEngine, media, model_store
+
+logger = logging.getLogger(__name__)
+
+_engine: SeparationEngine | None = None
+_lock = threading.Lock()
+
+
+def check_prerequisites() -> None:
+    """Fail fast, without loading TensorFlow, if ffmpeg or the model is missing."""
+    media.require_binaries("ffmpeg", "ffprobe")
+    model_store.verify(settings.MODEL_ROOT, checksums=False)
+
+
+def get_engine() -> SeparationEngine:
+    """Return this process's engine, building it on first use."""
+    global _engine
+    with _lock:
+        if _engine is None:
+            logger.info("loading the separation engine from %s", settings.MODEL_ROOT)
+            _engine = SeparationEngine(
+                settings.MODEL_ROOT,
+                threads=settings.SEPARATION_THREADS or None,
+                batch_segments=settings.SEPARATION_BATCH_SEGMENTS,
+            )
+        return _engine
