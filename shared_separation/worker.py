@@ -12,6 +12,8 @@ from shared_separation.engine import SeparationEngine, media, model_store
 logger = logging.getLogger(__name__)
 
 _engine: SeparationEngine | None = None
+# Set when the worker starts: whether it consumes a separation queue (then it preloads the model).
+serves_separation = False
 _lock = threading.Lock()
 
 

@@ -20,8 +20,19 @@ def make_song(path: Path, seconds: float, *, seed: int = 1) -> Path:
         "[v][b][ns]amix=inputs=3:normalize=0[out]"
     )
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-filter_complex", graph, "-map", "[out]",
-         "-ar", "44100", str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-filter_complex",
+            graph,
+            "-map",
+            "[out]",
+            "-ar",
+            "44100",
+            str(path),
+        ],
         check=True,
     )
     return path

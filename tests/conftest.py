@@ -16,7 +16,6 @@ import pytest
 import redis
 from django.conf import settings
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,8 +28,19 @@ def redis_server() -> Iterator[str]:
     port = os.environ["STEMSPLIT_TEST_REDIS_PORT"]
     workdir = tempfile.mkdtemp(prefix="redis-test-")
     proc = subprocess.Popen(
-        [exe, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
+        [
+            exe,
+            "--port",
+            port,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -99,18 +109,33 @@ def worker_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def start_worker(tmp: Path, *, queues: str = "separation_priority,separation,default",
-                 **env: str) -> WorkerProcess:
+def start_worker(
+    tmp: Path, *, queues: str = "separation_priority,separation,default", **env: str
+) -> WorkerProcess:
     """Start one worker process (prefork, one child) consuming the given queues."""
     name = f"test-{uuid.uuid4().hex[:8]}@%h"
-    args = ["-Q", queues, "-c", "1", "-P", "prefork", "-n", name, "-l", "info",
-            "--without-gossip", "--without-mingle"]
+    args = [
+        "-Q",
+        queues,
+        "-c",
+        "1",
+        "-P",
+        "prefork",
+        "-n",
+        name,
+        "-l",
+        "info",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     return WorkerProcess(args, worker_env(**env), tmp / f"{name.split('@')[0]}.log")
 
 
 @pytest.fixture(scope="session")
 def celery_worker(
-    django_db_setup: None, django_db_blocker: object, redis_server: str,
+    django_db_setup: None,
+    django_db_blocker: object,
+    redis_server: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WorkerProcess]:
     """A real Celery worker with the real model, shared by the tests that need one."""
@@ -130,4 +155,3 @@ def wait_for(predicate: object, timeout: float, interval: float = 0.25) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s")
         time.sleep(interval)
-

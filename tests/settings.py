@@ -17,13 +17,11 @@ if "STEMSPLIT_TEST_REDIS_PORT" not in os.environ:
         os.environ["STEMSPLIT_TEST_REDIS_PORT"] = str(_sock.getsockname()[1])
 os.environ["DATA_DIR"] = os.environ["STEMSPLIT_TEST_DATA_DIR"]
 os.environ["REDIS_URL"] = f"redis://127.0.0.1:{os.environ['STEMSPLIT_TEST_REDIS_PORT']}/0"
-os.environ.setdefault(
-    "MODEL_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "models")
-)
+os.environ.setdefault("MODEL_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "models"))
 os.environ.setdefault("DEBUG", "true")
 
-from core.settings import *  # noqa: E402,F403
-from core.settings import DATA_DIR  # noqa: E402
+from core.settings import *  # noqa: F403
+from core.settings import DATA_DIR
 
 # Worker processes open the same database file as the test process.
 DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

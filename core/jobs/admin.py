@@ -43,7 +43,7 @@ class SeparationAdmin(admin.ModelAdmin):
     @admin.display(description="took (s)")
     def took(self, obj: Separation) -> str:
         seconds = obj.duration_seconds
-        return f"{seconds:.1f}" if seconds is not None else "–"
+        return f"{seconds:.1f}" if seconds is not None else "-"
 
 
 @admin.register(Job)

@@ -118,7 +118,11 @@ class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     separation = models.ForeignKey(Separation, on_delete=models.PROTECT, related_name="jobs")
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
     )
     brand = models.CharField(max_length=32, blank=True)
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)

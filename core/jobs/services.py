@@ -8,9 +8,8 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -72,9 +71,7 @@ def _store_source(content: File, sha256: str, submission: Submission) -> AudioSo
     return source
 
 
-def submit(
-    content: File, submission: Submission, *, owner: AbstractBaseUser | None = None
-) -> Job:
+def submit(content: File, submission: Submission, *, owner: User | None = None) -> Job:
     """Create a job for an uploaded file, reusing any live separation of the same audio."""
     sha256 = hash_file(content)
     with transaction.atomic():
@@ -173,21 +170,17 @@ def claim_separation(separation_id: uuid.UUID | str, worker: str) -> Separation 
 
 def record_progress(separation_id: uuid.UUID | str, fraction: float) -> bool:
     """Store progress and a heartbeat; False when the separation is no longer running."""
-    updated = Separation.objects.filter(
-        pk=separation_id, status=Separation.Status.RUNNING
-    ).update(progress=max(0.0, min(1.0, fraction)), heartbeat_at=timezone.now())
+    updated = Separation.objects.filter(pk=separation_id, status=Separation.Status.RUNNING).update(
+        progress=max(0.0, min(1.0, fraction)), heartbeat_at=timezone.now()
+    )
     return updated == 1
 
 
-def complete_separation(
-    separation_id: uuid.UUID | str, *, vocals: str, accompaniment: str
-) -> bool:
+def complete_separation(separation_id: uuid.UUID | str, *, vocals: str, accompaniment: str) -> bool:
     """Mark a running separation succeeded with its stored stems, and its jobs with it."""
     now = timezone.now()
     with transaction.atomic():
-        done = Separation.objects.filter(
-            pk=separation_id, status=Separation.Status.RUNNING
-        ).update(
+        done = Separation.objects.filter(pk=separation_id, status=Separation.Status.RUNNING).update(
             status=Separation.Status.SUCCEEDED,
             vocals=vocals,
             accompaniment=accompaniment,

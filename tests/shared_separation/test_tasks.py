@@ -33,9 +33,18 @@ def _finished(job: Job) -> bool:
 def _probe(name: str) -> dict[str, object]:
     path = default_storage.path(name)
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration,format_name:stream=codec_name",
-         "-of", "json", path],
-        capture_output=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration,format_name:stream=codec_name",
+            "-of",
+            "json",
+            path,
+        ],
+        capture_output=True,
+        check=True,
     )
     return json.loads(out.stdout)
 

@@ -13,8 +13,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from shared_separation.engine import AudioFormat, Output, SeparationEngine, SeparationError
 
-STEM_CHOICES = {"vocals": ("vocals",), "accompaniment": ("accompaniment",)}
-STEM_CHOICES["both"] = ("vocals", "accompaniment")
+STEM_CHOICES: dict[str, tuple[str, ...]] = {
+    "vocals": ("vocals",),
+    "accompaniment": ("accompaniment",),
+    "both": ("vocals", "accompaniment"),
+}
 BAR_WIDTH = 30
 
 

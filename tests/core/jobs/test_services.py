@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
@@ -13,24 +14,24 @@ from core.jobs.models import AudioSource, Job, Separation
 pytestmark = pytest.mark.django_db
 
 
-def _submit(data: bytes = b"RIFF-not-really-audio", **kw: object) -> Job:
-    fields: dict[str, object] = {"original_name": "song.mp3", "stem": "accompaniment", **kw}
-    submission = services.Submission(**fields)  # type: ignore[arg-type]
+def _submit(data: bytes = b"RIFF-not-really-audio", **kw: Any) -> Job:
+    fields: dict[str, Any] = {"original_name": "song.mp3", "stem": "accompaniment", **kw}
+    submission = services.Submission(**fields)
     return services.submit(ContentFile(data, name="song.mp3"), submission)
 
 
 def test_same_audio_shares_one_separation_and_enqueues_once(
-    django_capture_on_commit_callbacks: Callable[..., object],
+    django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    with django_capture_on_commit_callbacks() as first:  # type: ignore[attr-defined]
+    with django_capture_on_commit_callbacks() as first:
         job1 = _submit(b"same bytes")
-    with django_capture_on_commit_callbacks() as second:  # type: ignore[attr-defined]
+    with django_capture_on_commit_callbacks() as second:
         job2 = _submit(b"same bytes", brand="acapella-extractor", stem="vocals")
     assert job1.separation_id == job2.separation_id
     assert AudioSource.objects.count() == 1
     assert Separation.objects.count() == 1
-    assert len(first) == 1  # type: ignore[arg-type]
-    assert len(second) == 0  # type: ignore[arg-type]
+    assert len(first) == 1
+    assert len(second) == 0
     assert job2.status == Job.Status.QUEUED
 
 
