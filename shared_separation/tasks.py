@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
+from django.conf import settings
 
 from core.jobs import services
 from shared_separation import runner, worker
@@ -39,11 +40,24 @@ def _load_engine(**_: Any) -> None:
         worker.get_engine()
 
 
-@shared_task(name=services.SEPARATE_TASK, bind=True, ignore_result=True, acks_late=True)
+@shared_task(
+    name=services.SEPARATE_TASK,
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    max_retries=20,
+)
 def separate(self: Any, separation_id: str) -> str:
     """Separate one stored input by its Separation id."""
     try:
-        return runner.run_separation(separation_id, worker=self.request.hostname or "unknown")
+        outcome = runner.run_separation(separation_id, worker=self.request.hostname or "unknown")
+        if outcome == services.Claim.BUSY:
+            # A redelivered message while the first worker may still be alive: look again
+            # once its heartbeat would have gone stale, and take over if it has.
+            raise self.retry(countdown=settings.SEPARATION_STALE_AFTER)
+        return outcome
+    except Retry:
+        raise
     except SoftTimeLimitExceeded:
         services.fail_separation(
             separation_id,

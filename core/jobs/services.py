@@ -6,12 +6,14 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from core.celery import celery_app
@@ -146,12 +148,29 @@ def enqueue(separation: Separation) -> None:
     )
 
 
-def claim_separation(separation_id: uuid.UUID | str, worker: str) -> Separation | None:
-    """Move a queued separation to running for this worker; None if it is not queued."""
+class Claim(StrEnum):
+    """What a worker's attempt to claim a separation found."""
+
+    CLAIMED = "claimed"
+    BUSY = "busy"  # another worker holds it and its heartbeat is fresh: ask again later
+    GONE = "gone"  # finished, failed, cancelled or deleted: nothing to do
+
+
+def claim_separation(
+    separation_id: uuid.UUID | str, worker: str
+) -> tuple[Claim, Separation | None]:
+    """Take a queued separation, or a running one whose worker stopped beating, for this worker.
+
+    Each claim increments `attempts`; later writes name that attempt, so a worker that lost its
+    claim can no longer change the separation.
+    """
     now = timezone.now()
+    stale = now - timedelta(seconds=settings.SEPARATION_STALE_AFTER)
     with transaction.atomic():
         claimed = Separation.objects.filter(
-            pk=separation_id, status=Separation.Status.QUEUED
+            Q(status=Separation.Status.QUEUED)
+            | Q(status=Separation.Status.RUNNING, heartbeat_at__lt=stale),
+            pk=separation_id,
         ).update(
             status=Separation.Status.RUNNING,
             worker=worker[:255],
@@ -160,35 +179,56 @@ def claim_separation(separation_id: uuid.UUID | str, worker: str) -> Separation 
             progress=0.0,
             attempts=F("attempts") + 1,
         )
-        if claimed != 1:
-            return None
-        Job.objects.filter(separation_id=separation_id, status=Job.Status.QUEUED).update(
-            status=Job.Status.RUNNING
-        )
-    return Separation.objects.select_related("source").get(pk=separation_id)
+        if claimed == 1:
+            Job.objects.filter(separation_id=separation_id, status=Job.Status.QUEUED).update(
+                status=Job.Status.RUNNING
+            )
+    if claimed == 1:
+        return Claim.CLAIMED, Separation.objects.select_related("source").get(pk=separation_id)
+    running = Separation.objects.filter(pk=separation_id, status=Separation.Status.RUNNING).exists()
+    return (Claim.BUSY if running else Claim.GONE), None
 
 
-def record_progress(separation_id: uuid.UUID | str, fraction: float) -> bool:
-    """Store progress and a heartbeat; False when the separation is no longer running."""
-    updated = Separation.objects.filter(pk=separation_id, status=Separation.Status.RUNNING).update(
-        progress=max(0.0, min(1.0, fraction)), heartbeat_at=timezone.now()
+def _current(separation_id: uuid.UUID | str, attempt: int | None) -> QuerySet[Separation]:
+    rows = Separation.objects.filter(pk=separation_id)
+    return rows if attempt is None else rows.filter(attempts=attempt)
+
+
+def record_progress(
+    separation_id: uuid.UUID | str, fraction: float, *, attempt: int | None = None
+) -> bool:
+    """Store progress and a heartbeat; False when this attempt no longer holds the work."""
+    updated = (
+        _current(separation_id, attempt)
+        .filter(status=Separation.Status.RUNNING)
+        .update(progress=max(0.0, min(1.0, fraction)), heartbeat_at=timezone.now())
     )
     return updated == 1
 
 
-def complete_separation(separation_id: uuid.UUID | str, *, vocals: str, accompaniment: str) -> bool:
+def complete_separation(
+    separation_id: uuid.UUID | str,
+    *,
+    vocals: str,
+    accompaniment: str,
+    attempt: int | None = None,
+) -> bool:
     """Mark a running separation succeeded with its stored stems, and its jobs with it."""
     now = timezone.now()
     with transaction.atomic():
-        done = Separation.objects.filter(pk=separation_id, status=Separation.Status.RUNNING).update(
-            status=Separation.Status.SUCCEEDED,
-            vocals=vocals,
-            accompaniment=accompaniment,
-            progress=1.0,
-            finished_at=now,
-            heartbeat_at=now,
-            error_code="",
-            error_message="",
+        done = (
+            _current(separation_id, attempt)
+            .filter(status=Separation.Status.RUNNING)
+            .update(
+                status=Separation.Status.SUCCEEDED,
+                vocals=vocals,
+                accompaniment=accompaniment,
+                progress=1.0,
+                finished_at=now,
+                heartbeat_at=now,
+                error_code="",
+                error_message="",
+            )
         )
         if done != 1:
             return False
@@ -198,18 +238,21 @@ def complete_separation(separation_id: uuid.UUID | str, *, vocals: str, accompan
     return True
 
 
-def fail_separation(separation_id: uuid.UUID | str, *, code: str, message: str) -> bool:
+def fail_separation(
+    separation_id: uuid.UUID | str, *, code: str, message: str, attempt: int | None = None
+) -> bool:
     """Mark a queued or running separation failed, and its active jobs with the same reason."""
     now = timezone.now()
     with transaction.atomic():
-        failed = Separation.objects.filter(
-            pk=separation_id,
-            status__in=[Separation.Status.QUEUED, Separation.Status.RUNNING],
-        ).update(
-            status=Separation.Status.FAILED,
-            error_code=code[:32],
-            error_message=message,
-            finished_at=now,
+        failed = (
+            _current(separation_id, attempt)
+            .filter(status__in=[Separation.Status.QUEUED, Separation.Status.RUNNING])
+            .update(
+                status=Separation.Status.FAILED,
+                error_code=code[:32],
+                error_message=message,
+                finished_at=now,
+            )
         )
         if failed != 1:
             return False

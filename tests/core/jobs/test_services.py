@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from core.jobs import services
 from core.jobs.models import AudioSource, Job, Separation
@@ -44,7 +46,7 @@ def test_different_audio_gets_its_own_separation() -> None:
 
 def test_finished_separation_answers_a_new_job_at_once() -> None:
     job = _submit(b"bytes")
-    assert services.claim_separation(job.separation_id, "w1") is not None
+    assert services.claim_separation(job.separation_id, "w1")[0] == services.Claim.CLAIMED
     assert services.complete_separation(job.separation_id, vocals="v.flac", accompaniment="a.flac")
     again = _submit(b"bytes")
     assert again.separation_id == job.separation_id
@@ -54,12 +56,39 @@ def test_finished_separation_answers_a_new_job_at_once() -> None:
 
 def test_claim_is_conditional() -> None:
     job = _submit()
-    first = services.claim_separation(job.separation_id, "worker-a")
-    second = services.claim_separation(job.separation_id, "worker-b")
+    claim, first = services.claim_separation(job.separation_id, "worker-a")
+    assert claim == services.Claim.CLAIMED
     assert first is not None and first.worker == "worker-a" and first.attempts == 1
-    assert second is None
+    assert services.claim_separation(job.separation_id, "worker-b") == (services.Claim.BUSY, None)
     job.refresh_from_db()
     assert job.status == Job.Status.RUNNING
+
+
+def test_a_silent_worker_loses_its_claim_and_its_writes(settings: Any) -> None:
+    job = _submit()
+    services.claim_separation(job.separation_id, "worker-a")
+    settings.SEPARATION_STALE_AFTER = 30
+    Separation.objects.filter(pk=job.separation_id).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=31)
+    )
+    claim, taken = services.claim_separation(job.separation_id, "worker-b")
+    assert claim == services.Claim.CLAIMED and taken is not None and taken.attempts == 2
+    # The first worker wakes up: none of its writes land.
+    assert not services.record_progress(job.separation_id, 0.9, attempt=1)
+    assert not services.complete_separation(
+        job.separation_id, vocals="v", accompaniment="a", attempt=1
+    )
+    assert not services.fail_separation(job.separation_id, code="x", message="y", attempt=1)
+    assert services.complete_separation(
+        job.separation_id, vocals="v2", accompaniment="a2", attempt=2
+    )
+    assert Separation.objects.get(pk=job.separation_id).vocals.name == "v2"
+
+
+def test_claim_of_a_finished_separation_is_gone() -> None:
+    job = _submit()
+    services.fail_separation(job.separation_id, code="x", message="y")
+    assert services.claim_separation(job.separation_id, "w") == (services.Claim.GONE, None)
 
 
 def test_failure_reaches_every_active_job_but_not_cancelled_ones() -> None:
