@@ -32,9 +32,24 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+# -- brands ------------------------------------------------------------------------------------
+# One project serves both sites; the request's host picks the brand (core.brands.middleware).
+# Locally both answer on *.localhost, which browsers resolve to this machine without /etc/hosts.
+VOCALS_REMOVER_DOMAIN = env_str("VOCALS_REMOVER_DOMAIN", "vocals-remover.localhost").lower()
+ACAPELLA_EXTRACTOR_DOMAIN = env_str(
+    "ACAPELLA_EXTRACTOR_DOMAIN", "acapella-extractor.localhost"
+).lower()
+# The brand that plain localhost / 127.0.0.1 serves (a brand slug): how to try the other brand
+# without a *.localhost name is LOCALHOST_BRAND=acapella-extractor.
+LOCALHOST_BRAND = env_str("LOCALHOST_BRAND", "vocals-remover")
+
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", [".localhost", "localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
+# The brands' own domains (and their www.) are always served; other hosts are refused.
+for _domain in (VOCALS_REMOVER_DOMAIN, ACAPELLA_EXTRACTOR_DOMAIN):
+    ALLOWED_HOSTS += [h for h in (_domain, f"www.{_domain}") if h not in ALLOWED_HOSTS]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "core.jobs",
+    "core.brands",
+    "core.web",
     "shared_separation",
     "vocals_remover",
     "acapella_extractor",
@@ -52,6 +69,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that renders a page, so an unknown host never sees a brand.
+    "core.brands.middleware.BrandMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.brands.context_processors.brand",
             ],
         },
     },
@@ -119,6 +139,13 @@ STORAGES = {
 }
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# -- the public sites --------------------------------------------------------------------------
+# Limits for anonymous visitors: the upload's size (bytes) and the song's probed length (seconds).
+ANON_MAX_UPLOAD_BYTES = env_int("ANON_MAX_UPLOAD_BYTES", 100 * 1000 * 1000, minimum=1)
+ANON_MAX_DURATION = env_float("ANON_MAX_DURATION", 5 * 60.0, minimum=1.0)
+# A refused form explains itself in the brand's page instead of Django's bare 403.
+CSRF_FAILURE_VIEW = "core.web.views.csrf_failure"
 
 # -- separation --------------------------------------------------------------------------------
 MODEL_ROOT = env_path("MODEL_ROOT", DATA_DIR / "models")
