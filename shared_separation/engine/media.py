@@ -225,9 +225,10 @@ def _to_float(value: object) -> float | None:
         return None
 
 
-def _last_line(stderr: bytes) -> str:
+def _last_line(stderr: bytes, count: int = 3) -> str:
+    """Return the last few lines of a child's stderr, joined, for logs and causes."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+    return " | ".join(line[:300] for line in lines[-count:])
 
 
 class _StderrDrain(threading.Thread):
@@ -301,9 +302,13 @@ class Decoder:
                 break
         code = self._proc.wait()
         if code != 0:
-            raise SeparationError(
-                ErrorCode.DECODE_FAILED, "The audio could not be decoded."
-            ) from ToolFailure(self._ffmpeg, code, self._drain.last_line)
+            tail = self._drain.last_line
+            failure = ToolFailure(self._ffmpeg, code, tail)
+            if _NOT_ON_WHITELIST.search(tail):  # refused like the probe refuses it
+                raise SeparationError(ErrorCode.NOT_AUDIO, _unreadable_message(tail)) from failure
+            raise SeparationError(ErrorCode.DECODE_FAILED, "The audio could not be decoded.") from (
+                failure
+            )
 
     def _account(self, block: np.ndarray) -> Iterator[np.ndarray]:
         self.samples_read += len(block)
