@@ -77,7 +77,7 @@ class AddressGuard:
                 r
                 for r in results
                 if r[0] not in (socket.AF_INET, socket.AF_INET6)
-                or guard.permitted(r[4][0], int(r[4][1]))
+                or guard.permitted(str(r[4][0]), int(r[4][1]))
             ]
             if not kept and results:
                 guard.refused.append(str(host))
@@ -103,7 +103,7 @@ class AddressGuard:
             checked(sock, address)
             return guard._connect_ex(sock, address)
 
-        socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+        socket.getaddrinfo = getaddrinfo
         socket.socket.connect = connect  # type: ignore[method-assign,assignment]
         socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
 
