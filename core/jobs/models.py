@@ -134,11 +134,24 @@ class Job(models.Model):
     )
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
+    # The job this one was made from on another brand ("Need the vocals instead?"): same audio,
+    # same separation, the other stem.
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Following the other-stem link twice (or a crawler following it) makes one job.
+            models.UniqueConstraint(
+                fields=["derived_from", "brand"],
+                condition=Q(derived_from__isnull=False),
+                name="one_derived_job_per_brand",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_name} → {self.stem} [{self.status}]"

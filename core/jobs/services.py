@@ -80,11 +80,7 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         source = _store_source(content, sha256, submission)
         separation, created = _live_separation(source, priority=submission.priority)
         now = timezone.now()
-        status = {
-            Separation.Status.QUEUED: Job.Status.QUEUED,
-            Separation.Status.RUNNING: Job.Status.RUNNING,
-            Separation.Status.SUCCEEDED: Job.Status.SUCCEEDED,
-        }[Separation.Status(separation.status)]
+        status = _job_status_for(separation)
         job = Job.objects.create(
             separation=separation,
             owner=owner,
@@ -105,6 +101,55 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         "new" if created else separation.status,
     )
     return job
+
+
+def _job_status_for(separation: Separation) -> Job.Status:
+    """Return the status a new job on this live separation starts in."""
+    return {
+        Separation.Status.QUEUED: Job.Status.QUEUED,
+        Separation.Status.RUNNING: Job.Status.RUNNING,
+        Separation.Status.SUCCEEDED: Job.Status.SUCCEEDED,
+    }[Separation.Status(separation.status)]
+
+
+class JobUnavailable(Exception):
+    """The job's separation is failed, cancelled or expired: nothing can be derived from it."""
+
+
+def derive_job(job: Job, *, brand: str, stem: str) -> Job:
+    """Return the job for another stem of the same audio on another brand, creating it once.
+
+    It points to the same Separation, so the audio is never separated a second time.
+    """
+    if job.brand == brand and job.stem == stem:
+        return job
+    with transaction.atomic():
+        existing = Job.objects.filter(derived_from=job, brand=brand).first()
+        if existing is not None:
+            return existing
+        separation = Separation.objects.get(pk=job.separation_id)
+        if separation.status not in Separation.LIVE_STATUSES:
+            raise JobUnavailable(f"separation {separation.pk} is {separation.status}")
+        status = _job_status_for(separation)
+        try:
+            with transaction.atomic():
+                derived = Job.objects.create(
+                    separation=separation,
+                    owner=job.owner,
+                    brand=brand,
+                    origin=job.origin,
+                    stem=stem,
+                    format=job.format,
+                    original_name=job.original_name,
+                    status=status,
+                    finished_at=timezone.now() if status == Job.Status.SUCCEEDED else None,
+                    derived_from=job,
+                )
+        except IntegrityError:
+            # The same link was followed twice at once: both get the one job.
+            return Job.objects.get(derived_from=job, brand=brand)
+    logger.info("job %s derived from job %s for %s (%s)", derived.pk, job.pk, brand, stem)
+    return derived
 
 
 def _live_separation(source: AudioSource, *, priority: bool) -> tuple[Separation, bool]:

@@ -1,0 +1,155 @@
+"""Files handed to visitors: stems encoded on demand from the stored FLAC, cached in storage.
+
+The lossless stems are written once by the worker; each delivery format (and the original as
+MP3, for the player's comparison) is encoded the first time someone asks and kept under
+`deliveries/<separation id>/`, so retention can delete a separation's files in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
+
+from core.jobs.models import Job, Separation
+from shared_separation.engine import media
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "deliveries"
+ORIGINAL = "original"
+# What can be delivered: the two stems, and the uploaded audio (to compare against).
+SOURCES = (Job.Stem.VOCALS.value, Job.Stem.ACCOMPANIMENT.value, ORIGINAL)
+FORMATS = tuple(f.value for f in Job.Format)
+CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
+PEAKS = 800  # bars drawn in the waveform; enough for a wide screen, a few kB of JSON
+
+
+def folder(separation: Separation) -> str:
+    """Return the storage folder of a separation's deliveries."""
+    return f"{PREFIX}/{separation.pk}"
+
+
+def _stored(separation: Separation, which: str) -> FieldFile:
+    if which == ORIGINAL:
+        return separation.source.file
+    if which not in (Job.Stem.VOCALS, Job.Stem.ACCOMPANIMENT):
+        raise ValueError(f"unknown stem {which!r}")
+    stored: FieldFile = getattr(separation, which)
+    if not stored:
+        raise FileNotFoundError(f"separation {separation.pk} has no {which} stem")
+    return stored
+
+
+@contextlib.contextmanager
+def _local_copy(stored: FieldFile) -> Iterator[Path]:
+    """Copy a stored file to a local temporary file, for ffmpeg (storage may be remote)."""
+    with tempfile.TemporaryDirectory(prefix="delivery-") as tmp:
+        path = Path(tmp) / "input"
+        with stored.open("rb") as src, path.open("wb") as dst:
+            for chunk in src.chunks():
+                dst.write(chunk)
+        yield path
+
+
+def _save_once(name: str, path: Path) -> str:
+    """Store a file under `name`; if another request stored it first, keep theirs."""
+    with path.open("rb") as fh:
+        saved = default_storage.save(name, File(fh))
+    if saved != name:
+        default_storage.delete(saved)
+    return name
+
+
+def encoded(separation: Separation, which: str, fmt: str) -> str:
+    """Return the storage name of a stem (or the original) in a format, encoding it once."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    name = f"{folder(separation)}/{which}.{fmt}"
+    if default_storage.exists(name):
+        return name
+    stored = _stored(separation, which)
+    with _local_copy(stored) as src:
+        dest = src.with_name(f"out.{fmt}")
+        media.transcode(src, dest, fmt)
+        _save_once(name, dest)
+    logger.info("encoded %s", name)
+    return name
+
+
+def peaks(separation: Separation, which: str, count: int = PEAKS) -> list[float]:
+    """Return `count` peak levels (0..1) of a stem, for drawing its waveform; cached as JSON."""
+    name = f"{folder(separation)}/{which}.peaks.json"
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as fh:
+            cached: list[float] = json.load(fh)
+        return cached
+    hop = 1024  # ~23 ms: fine enough to reduce to any bar count a screen needs
+    levels: list[np.ndarray] = []
+    with _local_copy(_stored(separation, which)) as src:
+        decoder = media.Decoder(src)
+        try:
+            carry = np.zeros((0, media.CHANNELS), dtype=np.float32)
+            for block in decoder.blocks(hop * 256):
+                data = np.concatenate([carry, block]) if len(carry) else block
+                whole = len(data) - len(data) % hop
+                if whole:
+                    frames = np.abs(data[:whole]).max(axis=1).reshape(-1, hop)
+                    levels.append(frames.max(axis=1))
+                carry = data[whole:]
+            if len(carry):
+                levels.append(np.array([np.abs(carry).max()], dtype=np.float32))
+        finally:
+            decoder.close()
+    result = _reduce(np.concatenate(levels) if levels else np.zeros(0), count)
+    with tempfile.TemporaryDirectory(prefix="peaks-") as tmp:
+        path = Path(tmp) / "peaks.json"
+        path.write_text(json.dumps(result))
+        _save_once(name, path)
+    return result
+
+
+def _reduce(levels: np.ndarray, count: int) -> list[float]:
+    """Return the maximum of `count` equal slices of `levels`, rounded, scaled to 0..1."""
+    if len(levels) == 0:
+        return [0.0] * count
+    edges = np.linspace(0, len(levels), count + 1).astype(int)
+    out = [
+        float(levels[a : max(b, a + 1)].max()) if a < len(levels) else 0.0
+        for a, b in itertools.pairwise(edges)
+    ]
+    return [round(min(1.0, v), 3) for v in out]
+
+
+def delete_all(separation: Separation) -> int:
+    """Delete every cached delivery of a separation; return how many files went."""
+    base = folder(separation)
+    try:
+        _dirs, files = default_storage.listdir(base)
+    except FileNotFoundError:
+        return 0
+    for file_name in files:
+        default_storage.delete(f"{base}/{file_name}")
+    return len(files)
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
+
+def download_name(original_name: str, label: str, fmt: str) -> str:
+    """Return `<original name without extension> (<label>).<fmt>`, safe on every OS."""
+    base = Path(unicodedata.normalize("NFC", original_name).replace("\\", "/")).name
+    stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
+    stem = " ".join(_UNSAFE.sub(" ", stem).split()).strip(" .") or "song"
+    return f"{stem[:150]} ({label}).{fmt}"
