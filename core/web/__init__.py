@@ -1,0 +1,1 @@
+"""The visitor-facing pages of the branded sites: upload, job progress, result, downloads."""

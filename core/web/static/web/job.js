@@ -1,0 +1,127 @@
+// The job page: poll the status while waiting, then draw the waveform and offer an A/B toggle
+// between the result and the original. Without this script the page refreshes itself instead.
+(function () {
+  "use strict";
+  var job = document.getElementById("job");
+  if (!job) return;
+  var state = job.dataset.state;
+
+  if (state === "waiting" || state === "running") {
+    var bar = document.getElementById("job-progress");
+    var percent = document.getElementById("job-percent");
+    var message = document.getElementById("job-message");
+    var delay = 1000;
+    var poll = function () {
+      fetch(job.dataset.statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("status " + response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          delay = 1000;
+          if (data.finished) { window.location.reload(); return; }
+          if (data.state === "waiting") {
+            message.textContent = "Waiting in line: position " + data.queue_position + " in the queue.";
+            bar.removeAttribute("value");
+            percent.textContent = "";
+          } else {
+            var value = Math.round((data.progress || 0) * 100);
+            if (data.state !== state) message.textContent = "Separating the song…";
+            bar.value = value;
+            bar.textContent = value + "%";
+            percent.textContent = value + "%";
+          }
+          state = data.state;
+          window.setTimeout(poll, delay);
+        })
+        .catch(function () {
+          // A network hiccup: keep trying, more slowly.
+          delay = Math.min(delay * 2, 15000);
+          window.setTimeout(poll, delay);
+        });
+    };
+    window.setTimeout(poll, delay);
+    return;
+  }
+
+  if (state !== "done") return;
+  var result = document.getElementById("result-audio");
+  var original = document.getElementById("original-audio");
+  var toggle = document.getElementById("ab-toggle");
+  var canvas = document.getElementById("waveform");
+  var player = document.getElementById("player");
+
+  // --- waveform -------------------------------------------------------------------------------
+  var peaks = null;
+  var styles = window.getComputedStyle(document.documentElement);
+  var played = styles.getPropertyValue("--primary").trim() || "#333";
+  var unplayed = styles.getPropertyValue("--accent").trim() || "#999";
+  function draw() {
+    if (!peaks) return;
+    var ratio = window.devicePixelRatio || 1;
+    var width = canvas.clientWidth, height = canvas.clientHeight;
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    var ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    var bars = Math.max(1, Math.floor(width / 3));
+    var step = peaks.length / bars;
+    var position = result.duration ? result.currentTime / result.duration : 0;
+    for (var i = 0; i < bars; i++) {
+      var from = Math.floor(i * step), to = Math.max(from + 1, Math.floor((i + 1) * step));
+      var level = 0;
+      for (var j = from; j < to && j < peaks.length; j++) level = Math.max(level, peaks[j]);
+      var h = Math.max(2, level * (height - 8));
+      ctx.fillStyle = i / bars < position ? played : unplayed;
+      ctx.fillRect(i * 3, (height - h) / 2, 2, h);
+    }
+  }
+  fetch(canvas.dataset.peaksUrl)
+    .then(function (response) { return response.ok ? response.json() : null; })
+    .then(function (data) { if (data) { peaks = data.peaks; draw(); } })
+    .catch(function () { canvas.hidden = true; });
+  window.addEventListener("resize", draw);
+  result.addEventListener("timeupdate", draw);
+  result.addEventListener("seeked", draw);
+  canvas.addEventListener("click", function (event) {
+    if (!result.duration) return;
+    var rect = canvas.getBoundingClientRect();
+    result.currentTime = ((event.clientX - rect.left) / rect.width) * result.duration;
+  });
+
+  // --- A/B toggle: both play in step; a gain node makes one of them audible -------------------
+  var AudioCtx = window.AudioContext || window.webkitAudioContext;
+  if (!AudioCtx) return; // without Web Audio both players stay visible, as without JavaScript
+  player.classList.add("js-ab");
+  toggle.hidden = false;
+  var audio = null, resultGain = null, originalGain = null, hearOriginal = false;
+  function route() {
+    audio = new AudioCtx();
+    resultGain = audio.createGain();
+    originalGain = audio.createGain();
+    audio.createMediaElementSource(result).connect(resultGain).connect(audio.destination);
+    audio.createMediaElementSource(original).connect(originalGain).connect(audio.destination);
+    original.preload = "auto";
+    // The original follows the visible player.
+    result.addEventListener("play", function () { sync(); original.play(); });
+    result.addEventListener("pause", function () { original.pause(); });
+    result.addEventListener("seeked", sync);
+    result.addEventListener("timeupdate", function () {
+      if (Math.abs(original.currentTime - result.currentTime) > 0.15) sync();
+    });
+  }
+  function sync() { original.currentTime = result.currentTime; }
+  toggle.addEventListener("click", function () {
+    if (!audio) {
+      route();
+      if (!result.paused) { sync(); original.play(); }
+    }
+    audio.resume();
+    hearOriginal = !hearOriginal;
+    resultGain.gain.value = hearOriginal ? 0 : 1;
+    originalGain.gain.value = hearOriginal ? 1 : 0;
+    // The label stays put and aria-pressed says the state, as a toggle button should.
+    toggle.setAttribute("aria-pressed", String(hearOriginal));
+  });
+})();

@@ -1,0 +1,23 @@
+"""Pages shared by every brand."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from core.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("jobs/<uuid:job_id>/", views.job_page, name="job"),
+    path("jobs/<uuid:job_id>/status.json", views.job_status, name="job_status"),
+    path("jobs/<uuid:job_id>/peaks.json", views.job_peaks, name="job_peaks"),
+    path(
+        "jobs/<uuid:job_id>/audio/<str:which>.mp3",
+        views.job_audio,
+        name="job_audio",
+    ),
+    path("jobs/<uuid:job_id>/download/", views.job_download, name="job_download"),
+    path("jobs/<uuid:job_id>/other-stem/", views.other_stem, name="other_stem"),
+]

@@ -1,0 +1,314 @@
+"""Pages of the branded sites. Thin: state changes go through core.jobs.services."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from core.brands.links import brand_url
+from core.brands.registry import Brand, other_brand
+from core.jobs import deliveries, selectors, services
+from core.jobs.models import Job, Separation
+from core.web import streaming
+from core.web.forms import UploadForm, human_duration, human_size
+from shared_separation.engine import SeparationError
+
+logger = logging.getLogger(__name__)
+
+# Multipart framing around the file; a body longer than the limit plus this is refused unread.
+UPLOAD_OVERHEAD = 64 * 1024
+REFRESH_SECONDS = 3  # how often the job page reloads itself when JavaScript is off
+
+# What a visitor can do about each failure (by the engine's and the pool's error codes).
+ADVICE = {
+    "not_audio": "Check that the file plays in a media player, or convert it to MP3 or WAV, "
+    "then upload it again.",
+    "empty_file": "Choose another file and upload it again.",
+    "no_samples": "The file has no sound we could read. Choose another file.",
+    "decode_failed": "The file seems damaged. Convert it to MP3 or WAV and upload it again.",
+    "too_long": "Cut the song shorter and upload it again.",
+    "timeout": "The servers are very busy. Please upload the song again in a few minutes.",
+}
+DEFAULT_ADVICE = "Please upload the song again in a few minutes. If it keeps failing, tell us."
+
+
+def _brand(request: HttpRequest) -> Brand:
+    brand: Brand = request.brand  # type: ignore[attr-defined]
+    return brand
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _limits() -> dict[str, str]:
+    return {
+        "max_size": human_size(settings.ANON_MAX_UPLOAD_BYTES),
+        "max_duration": human_duration(settings.ANON_MAX_DURATION),
+    }
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def home(request: HttpRequest) -> HttpResponse:
+    """Show the upload form; take an upload and send the visitor to its job page."""
+    if request.method == "POST":
+        return _upload(request)
+    return _render_home(request, UploadForm())
+
+
+def _render_home(
+    request: HttpRequest, form: UploadForm, *, status: int = 200, error: str = ""
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "error": error or str(next(iter(form.errors.get("file", [])), "")),
+        "max_bytes": settings.ANON_MAX_UPLOAD_BYTES,
+        **_limits(),
+    }
+    return render(request, _brand(request).template_names("web/home.html"), context, status=status)
+
+
+def _refuse(request: HttpRequest, form: UploadForm, status: int, error: str = "") -> HttpResponse:
+    message = error or str(next(iter(form.errors.get("file", [])), "The upload was refused."))
+    logger.info("upload refused (%s): %s", status, message)
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    return _render_home(request, form, status=status, error=message)
+
+
+def _upload(request: HttpRequest) -> HttpResponse:
+    brand = _brand(request)
+    limit = settings.ANON_MAX_UPLOAD_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit + UPLOAD_OVERHEAD:
+        # Refused before reading the body, so an oversized upload never reaches the disk.
+        return _refuse(
+            request,
+            UploadForm(),
+            413,
+            f"The file is over the limit of {human_size(limit)}. Upload a smaller file.",
+        )
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _refuse(request, form, form.error_status())
+    upload = form.cleaned_data["file"]
+    assert form.media_info is not None
+    job = services.submit(
+        File(upload, name=upload.name),
+        services.Submission(
+            original_name=upload.name or "song",
+            stem=brand.stem,
+            brand=brand.slug,
+            duration=form.media_info.duration,
+        ),
+    )
+    url = reverse("web:job", args=[job.pk])
+    if _wants_json(request):
+        return JsonResponse({"redirect": url}, status=201)
+    return HttpResponseRedirect(url, status=303)
+
+
+def _job(request: HttpRequest, job_id: uuid.UUID) -> Job:
+    job = selectors.job_for_brand(job_id, _brand(request).slug)
+    if job is None:
+        raise Http404("No such job on this site.")
+    return job
+
+
+def _state(job: Job) -> str:
+    """Return what the page shows: waiting, running, done, failed or gone."""
+    if job.status == Job.Status.QUEUED:
+        return "waiting"
+    if job.status == Job.Status.RUNNING:
+        return "running"
+    if job.status == Job.Status.SUCCEEDED:
+        return "done"
+    if job.status == Job.Status.FAILED:
+        return "failed"
+    return "gone"  # cancelled or expired
+
+
+def _status(job: Job) -> dict[str, Any]:
+    separation: Separation = job.separation
+    state = _state(job)
+    return {
+        "state": state,
+        "status": job.status,
+        "queue_position": selectors.queue_position(separation) if state == "waiting" else None,
+        "progress": round(separation.progress, 3) if state == "running" else None,
+        "finished": state not in ("waiting", "running"),
+    }
+
+
+def _other_stem_url(request: HttpRequest, job: Job) -> str | None:
+    """Return the other brand's address for this job's other stem, on the same port."""
+    other = other_brand(_brand(request))
+    if other is None or job.status != Job.Status.SUCCEEDED:
+        return None
+    return brand_url(request, other, reverse("web:other_stem", args=[job.pk]))
+
+
+@never_cache
+@require_GET
+def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """Show a job: its place in the queue, its progress, its result or why it failed."""
+    job = _job(request, job_id)
+    status = _status(job)
+    context = {
+        "job": job,
+        **status,
+        "progress_percent": round((status["progress"] or 0) * 100),
+        "refresh_seconds": REFRESH_SECONDS,
+        "advice": ADVICE.get(job.error_code, DEFAULT_ADVICE),
+        "other_stem_url": _other_stem_url(request, job),
+        "formats": Job.Format.choices,
+        "download_name": deliveries.download_name(
+            job.original_name, _brand(request).stem_label, "mp3"
+        ),
+    }
+    return render(request, _brand(request).template_names("web/job.html"), context)
+
+
+@never_cache
+@require_GET
+def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
+    """Return the job's state as JSON, for the page's polling script."""
+    return JsonResponse(_status(_job(request, job_id)))
+
+
+def _finished_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
+    job = _job(request, job_id)
+    if job.status != Job.Status.SUCCEEDED:
+        raise Http404("This job has no result (yet).")
+    return job
+
+
+def _unavailable(request: HttpRequest, exc: SeparationError) -> HttpResponse:
+    logger.error("delivery failed: %s (%s)", exc.message, exc.code)
+    return render(
+        request,
+        "web/message.html",
+        {
+            "title": "The file could not be prepared",
+            "message": "Something went wrong while preparing your file. Please try again.",
+        },
+        status=503,
+    )
+
+
+@require_GET
+def job_audio(request: HttpRequest, job_id: uuid.UUID, which: str) -> HttpResponseBase:
+    """Stream the delivered stem, or the original, as MP3 for the page's players."""
+    if which not in ("result", "original"):
+        raise Http404("No such audio.")
+    job = _finished_job(request, job_id)
+    source = deliveries.ORIGINAL if which == "original" else job.stem
+    try:
+        name = deliveries.encoded(job.separation, source, "mp3")
+    except SeparationError as exc:
+        return _unavailable(request, exc)
+    except FileNotFoundError as exc:
+        raise Http404("The files of this job are gone.") from exc
+    return streaming.serve(request, name, content_type="audio/mpeg")
+
+
+@require_GET
+def job_peaks(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
+    """Return the delivered stem's waveform peaks, for drawing it."""
+    job = _finished_job(request, job_id)
+    try:
+        peaks = deliveries.peaks(job.separation, job.stem)
+    except (SeparationError, FileNotFoundError) as exc:
+        raise Http404("The waveform is not available.") from exc
+    response = JsonResponse({"peaks": peaks})
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
+    """Download the delivered stem as `<song> (<Stem label>).<format>` (MP3 320 kbps default)."""
+    job = _finished_job(request, job_id)
+    fmt = request.GET.get("format", job.format)
+    if fmt not in deliveries.FORMATS:
+        return render(
+            request,
+            "web/message.html",
+            {"title": "Unknown format", "message": "Choose MP3, WAV or FLAC."},
+            status=400,
+        )
+    try:
+        name = deliveries.encoded(job.separation, job.stem, fmt)
+    except SeparationError as exc:
+        return _unavailable(request, exc)
+    except FileNotFoundError as exc:
+        raise Http404("The files of this job are gone.") from exc
+    filename = deliveries.download_name(job.original_name, _brand(request).stem_label, fmt)
+    return streaming.serve(
+        request,
+        name,
+        content_type=deliveries.CONTENT_TYPES[fmt],
+        filename=filename,
+        as_attachment=True,
+    )
+
+
+@require_GET
+def other_stem(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """Open this brand's stem of a job made on the other brand, reusing its separation."""
+    brand = _brand(request)
+    parent = selectors.job_by_id(job_id)
+    if parent is None:
+        raise Http404("No such job.")
+    try:
+        job = services.derive_job(parent, brand=brand.slug, stem=brand.stem)
+    except services.JobUnavailable:
+        return render(
+            request,
+            "web/message.html",
+            {
+                "title": "These files are gone",
+                "message": "The song's files have been deleted. Upload it again here.",
+                "home_link": True,
+            },
+            status=410,
+        )
+    return redirect("web:job", job_id=job.pk)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Explain a refused form (expired page, cookies blocked) instead of Django's bare 403."""
+    logger.info("CSRF failure: %s", reason)
+    message = (
+        "This form has expired or your browser blocked its security cookie. "
+        "Reload the page and try again."
+    )
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=403)
+    if getattr(request, "brand", None) is None:
+        return HttpResponse(message, status=403, content_type="text/plain; charset=utf-8")
+    return render(
+        request,
+        "web/message.html",
+        {"title": "Please reload the page", "message": message, "home_link": True},
+        status=403,
+    )
