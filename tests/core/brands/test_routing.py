@@ -136,3 +136,12 @@ def test_brand_colours_meet_wcag_aa_contrast(brand: registry.Brand) -> None:
     }
     for what, (fg, bg) in pairs.items():
         assert _contrast(fg, bg) >= 4.5, f"{brand.slug}: {what} is {_contrast(fg, bg):.2f}:1"
+
+
+def test_a_brand_app_overrides_only_what_differs() -> None:
+    acapella = Client().get("/", headers={"host": "acapella-extractor.localhost"})
+    vocals = Client().get("/", headers={"host": "vocals-remover.localhost"})
+    assert "For the cleanest acapella" in acapella.content.decode()
+    assert "For the cleanest acapella" not in vocals.content.decode()
+    # The shared page is still the one underneath.
+    assert "How it works" in acapella.content.decode()
