@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import platform
+import resource
 import signal
 import subprocess
 import sys
@@ -51,7 +52,8 @@ LABELS = {
     "engine_file": "engine `separate_file` (warm)",
     "engine_waveform": "engine `separate_waveform` (warm)",
 }
-GIB = 1024**3
+GB = 10**9  # process memory is reported in decimal GB throughout
+GIB = 1024**3  # only the machine's RAM, as the kernel counts it
 
 
 # -- the generated song -----------------------------------------------------------------------
@@ -263,11 +265,12 @@ def _worker_official(src: Path, model_root: Path, warmup_s: float) -> dict[str, 
     t2 = time.perf_counter()
     # The first call builds the estimator and restores the checkpoint; it is not timed.
     separator.separate(waveform[: int(warmup_s * SAMPLE_RATE)])
-    t3 = time.perf_counter()
+    c3, t3 = _cpu_seconds(), time.perf_counter()
     stems = separator.separate(waveform)
-    t4 = time.perf_counter()
+    t4, c4 = time.perf_counter(), _cpu_seconds()
     return {
         "wall_s": t4 - t3,
+        "cpu_s": c4 - c3,
         "setup_s": t1 - t0,
         "decode_s": t2 - t1,
         "warmup_s": t3 - t2,
@@ -295,13 +298,14 @@ def _worker_engine_file(src: Path, model_root: Path, warmup_s: float) -> dict[st
             "vocals": Output.lossless(Path(tmp) / "vocals.flac"),
             "accompaniment": Output.lossless(Path(tmp) / "accompaniment.flac"),
         }
-        t3 = time.perf_counter()
+        c3, t3 = _cpu_seconds(), time.perf_counter()
         result = engine.separate_file(src, outputs)
-        t4 = time.perf_counter()
+        t4, c4 = time.perf_counter(), _cpu_seconds()
         sizes = {k: o.path.stat().st_size for k, o in outputs.items()}
         durations = {k: engine.probe(o.path).duration for k, o in outputs.items()}
     return {
         "wall_s": t4 - t3,
+        "cpu_s": c4 - c3,
         "setup_s": t1 - t0,
         "warmup_s": t2 - t1,
         "result_duration_s": result.duration,
@@ -319,11 +323,12 @@ def _worker_engine_waveform(src: Path, model_root: Path, warmup_s: float) -> dic
     waveform = read_wav(src)
     t2 = time.perf_counter()
     engine.separate_waveform(waveform[: int(warmup_s * SAMPLE_RATE)])
-    t3 = time.perf_counter()
+    c3, t3 = _cpu_seconds(), time.perf_counter()
     stems = engine.separate_waveform(waveform)
-    t4 = time.perf_counter()
+    t4, c4 = time.perf_counter(), _cpu_seconds()
     return {
         "wall_s": t4 - t3,
+        "cpu_s": c4 - c3,
         "setup_s": t1 - t0,
         "decode_s": t2 - t1,
         "warmup_s": t3 - t2,
@@ -331,6 +336,13 @@ def _worker_engine_waveform(src: Path, model_root: Path, warmup_s: float) -> dic
         "engine": {"threads": engine.threads, "batch_segments": engine.batch_segments},
         "versions": _tf_version(),
     }
+
+
+def _cpu_seconds() -> float:
+    """Return CPU time used so far by this process and its reaped children (ffmpeg)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _tf_version() -> dict[str, str]:
@@ -437,12 +449,12 @@ def run_measured(
                 available = _meminfo().get("MemAvailable", min_available + 1)
                 if pss > mem_cap:
                     killed.append(
-                        f"killed at {pss / GIB:.1f} GiB, above the {mem_cap / GIB:.0f} GiB cap"
+                        f"killed at {pss / GB:.1f} GB, above the {mem_cap / GB:.0f} GB cap"
                     )
                 elif available < min_available:
                     killed.append(
-                        f"killed at {pss / GIB:.1f} GiB: the machine had only "
-                        f"{available / GIB:.1f} GiB available"
+                        f"killed at {pss / GB:.1f} GB: the machine had only "
+                        f"{available / GB:.1f} GB available"
                     )
                 elif time.perf_counter() - start > timeout:
                     killed.append(f"killed after {timeout:.0f} s")
@@ -577,11 +589,12 @@ def measure(system: str, src: Path, seconds: float, args: argparse.Namespace, wo
     env = child_env(args.model_root)
     log = work / f"{system}-{int(seconds)}s.log"
     caps = {
-        "mem_cap": int(args.mem_cap_gb * GIB),
-        "min_available": int(args.min_available_gb * GIB),
+        "mem_cap": int(args.mem_cap_gb * GB),
+        "min_available": int(args.min_available_gb * GB),
         "timeout": args.timeout,
     }
-    extra: dict[str, Any] = {"log": str(log)}
+    # Other work on the machine slows every figure; the load average tells how much there was.
+    extra: dict[str, Any] = {"log": str(log), "load_before": os.getloadavg()[0]}
     if system == "cli":
         with tempfile.TemporaryDirectory(prefix="bench-cli-", dir=work) as out_dir:
             # The CLI stops at 600 s unless told otherwise (-d); ask for the whole song.
@@ -611,6 +624,7 @@ def measure(system: str, src: Path, seconds: float, args: argparse.Namespace, wo
             extra.update(json.loads(result.read_text()))
         wall = float(extra.get("wall_s", m.wall_s))
         extra["process_wall_s"] = m.wall_s
+        extra["process_cpu_s"] = m.cpu_s
     ok = m.status == "ok"
     return Row(
         system=system,
@@ -620,7 +634,8 @@ def measure(system: str, src: Path, seconds: float, args: argparse.Namespace, wo
         realtime=seconds / wall if ok and wall > 0 else None,
         peak_rss_bytes=m.peak_rss_bytes,
         peak_tree_pss_bytes=m.peak_tree_pss_bytes,
-        cpu_s=m.cpu_s,
+        # The warm workers time CPU over the timed call only; the CLI's is its whole process.
+        cpu_s=float(extra.get("cpu_s", m.cpu_s)),
         detail=m.detail if not ok else "",
         extra=extra,
     )
@@ -634,19 +649,24 @@ def _clock(seconds: float) -> str:
 def table(rows: Sequence[Row]) -> str:
     """Render the results as a Markdown table."""
     lines = [
-        "| input | system | wall | realtime factor | peak RSS | speed vs official warm |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| input | system | wall | realtime factor | peak RSS | speed vs official warm "
+        "| cores busy | load before |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         if r.status == "ok" and r.wall_s is not None and r.realtime is not None:
             wall, rtf = f"{r.wall_s:.1f} s", f"{r.realtime:.1f}x"
-            rss = f"{r.peak_rss_bytes / 1e9:.2f} GB"
+            rss = f"{r.peak_rss_bytes / GB:.2f} GB"
+            busy = f"{r.cpu_s / r.wall_s:.2f}" if r.wall_s > 0 else "-"
         else:
             wall, rtf = r.status, "-"
-            rss = f"> {r.peak_tree_pss_bytes / 1e9:.1f} GB" if r.status == "out of memory" else "-"
+            rss = f"> {r.peak_tree_pss_bytes / GB:.1f} GB" if r.status == "out of memory" else "-"
+            busy = "-"
         ratio = f"{r.vs_official:.2f}x" if r.vs_official is not None else "-"
+        load = f"{r.extra.get('load_before', 0.0):.2f}"
         lines.append(
-            f"| {_clock(r.seconds)} | {LABELS[r.system]} | {wall} | {rtf} | {rss} | {ratio} |"
+            f"| {_clock(r.seconds)} | {LABELS[r.system]} | {wall} | {rtf} | {rss} | {ratio} "
+            f"| {busy} | {load} |"
         )
     return "\n".join(lines)
 
@@ -742,7 +762,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"running {system} on {_clock(seconds)} ...", file=sys.stderr, flush=True)
             row = measure(system, src, seconds, args, work)
             print(
-                f"  {row.status}: wall {row.wall_s}, peak RSS {row.peak_rss_bytes / 1e9:.2f} GB"
+                f"  {row.status}: wall {row.wall_s or 0.0:.1f} s, "
+                f"peak RSS {row.peak_rss_bytes / GB:.2f} GB"
                 + (f" ({row.detail})" if row.detail else ""),
                 file=sys.stderr,
                 flush=True,
