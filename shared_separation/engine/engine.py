@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -90,7 +91,12 @@ class SeparationEngine:
         progress: ProgressCallback | None = None,
         cancelled: CancelCheck | None = None,
     ) -> SeparationResult:
-        """Separate `src` into the stems named in `outputs`; nothing is left behind on failure."""
+        """Separate `src` into the stems named in `outputs`; nothing is left behind on failure.
+
+        Every failure of the separation itself raises SeparationError, chained to its cause.
+        An exception raised by `progress` or `cancelled`, or delivered from outside (a Celery
+        time limit), passes through unchanged once the partial outputs are removed.
+        """
         unknown = set(outputs) - set(STEMS)
         if unknown:
             raise ValueError(f"unknown stems: {sorted(unknown)}")
@@ -109,7 +115,12 @@ class SeparationEngine:
         encoders: dict[str, media.Encoder] = {}
         try:
             for stem, out in outputs.items():
-                out.path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    out.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise SeparationError(
+                        ErrorCode.ENCODE_FAILED, f"The folder for {out.path.name} cannot be made."
+                    ) from exc
                 encoders[stem] = media.Encoder(out.path, list(out.codec_args), ffmpeg=self.ffmpeg)
             expected = max(info.duration, 1e-3) * media.SAMPLE_RATE
             written = 0
@@ -132,14 +143,19 @@ class SeparationEngine:
             for encoder in encoders.values():
                 encoder.abort()
             for out in outputs.values():
-                out.path.unlink(missing_ok=True)
-            if isinstance(exc, SeparationError) or not isinstance(exc, Exception):
-                raise
-            # Anything else (TensorFlow, memory, the file system) is still one SeparationError,
-            # so callers need a single except clause; the cause stays attached for the logs.
-            raise SeparationError(
-                ErrorCode.INTERNAL, f"The separation failed unexpectedly ({type(exc).__name__})."
-            ) from exc
+                # Cleaning up must never replace the error that is being reported.
+                with contextlib.suppress(OSError):
+                    out.path.unlink(missing_ok=True)
+            if isinstance(exc, (OSError, MemoryError)):
+                # The machine failed the job (pipes, disk, memory): still one SeparationError, so
+                # callers need one except clause; the cause stays attached for the logs.
+                raise SeparationError(
+                    ErrorCode.INTERNAL,
+                    f"The separation failed unexpectedly ({type(exc).__name__}).",
+                ) from exc
+            # Exceptions from the callbacks or from outside the engine (a Celery time limit,
+            # KeyboardInterrupt) are the caller's own and keep their type.
+            raise
         finally:
             decoder.close()
         if progress is not None:

@@ -388,7 +388,8 @@ class Encoder:
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()
-        self.part.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never hide the error being reported
+            self.part.unlink(missing_ok=True)
 
     def _failure(self) -> SeparationError:
         """Stop ffmpeg, remove the partial file, and describe the failure with its cause."""

@@ -22,6 +22,7 @@ class SpleeterNetwork:
         import tensorflow as tf
 
         tf.compat.v1.disable_eager_execution()
+        self._op_error = tf.errors.OpError  # what a failed session.run raises
         self._graph = tf.Graph()
         try:
             with self._graph.as_default():
@@ -53,7 +54,12 @@ class SpleeterNetwork:
 
     def __call__(self, magnitudes: np.ndarray) -> list[np.ndarray]:
         """Return [vocals, accompaniment] estimates, each shaped like `magnitudes`."""
-        results = self._session.run(self._outputs, feed_dict={self._input: magnitudes})
+        try:
+            results = self._session.run(self._outputs, feed_dict={self._input: magnitudes})
+        except self._op_error as exc:
+            raise SeparationError(
+                ErrorCode.INTERNAL, "The separation model failed to run."
+            ) from exc
         return [np.asarray(r, dtype=np.float32) for r in results]
 
     def close(self) -> None:

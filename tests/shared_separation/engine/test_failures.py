@@ -370,15 +370,40 @@ def test_progress_rises_to_exactly_one(
     assert sorted(p.name for p in out.iterdir()) == ["accompaniment.mp3", "vocals.mp3"]
 
 
-def test_failing_callback_is_one_internal_error(engine: SeparationEngine, tmp_path: Path) -> None:
-    """An unexpected exception becomes SeparationError(INTERNAL) chained to it; no file left."""
+class _Interrupted(Exception):
+    """Stands for an exception from outside the engine, like Celery's SoftTimeLimitExceeded."""
+
+
+def test_callback_exception_passes_through_after_cleanup(
+    engine: SeparationEngine, tmp_path: Path
+) -> None:
+    """An exception from the caller's side keeps its type; the outputs are removed."""
     src = encode(stereo_tones(5.0), tmp_path / "a.flac", ["-c:a", "flac"])
+    out = tmp_path / "out"
 
     def progress(_fraction: float) -> None:
-        raise ZeroDivisionError("boom")
+        assert sorted(p.suffix for p in out.iterdir()) == [".part", ".part"]
+        raise _Interrupted
 
-    error = _refused(engine, src, ErrorCode.INTERNAL, progress=progress)
-    assert isinstance(error.__cause__, ZeroDivisionError)
+    with pytest.raises(_Interrupted):
+        engine.separate_file(src, _outputs(out), progress=progress)
+    assert list(out.iterdir()) == []
+
+
+def test_unwritable_output_folder(engine: SeparationEngine, tmp_path: Path) -> None:
+    """An output folder that cannot be made is ENCODE_FAILED, chained to the OSError."""
+    src = encode(stereo_tones(2.0), tmp_path / "a.flac", ["-c:a", "flac"])
+    (tmp_path / "taken").write_text("a file where the folder should be")
+    out = tmp_path / "ok"
+    outputs = {
+        "vocals": Output.lossless(out / "vocals.flac"),
+        "accompaniment": Output.lossless(tmp_path / "taken" / "accompaniment.flac"),
+    }
+    with pytest.raises(SeparationError) as caught:
+        engine.separate_file(src, outputs)
+    assert caught.value.code is ErrorCode.ENCODE_FAILED
+    assert isinstance(caught.value.__cause__, OSError)
+    assert list(out.iterdir()) == []
 
 
 def test_encoder_failure_removes_the_other_stem(engine: SeparationEngine, tmp_path: Path) -> None:
