@@ -195,7 +195,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Uploads, stems and deliveries are deleted this long after a separation's last use.
+RETENTION_HOURS = env_float("RETENTION_HOURS", 24.0, minimum=0.01)
+RETENTION_SWEEP_MINUTES = env_float("RETENTION_SWEEP_MINUTES", 15.0, minimum=0.1)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "expire-files": {
+        "task": "jobs.expire_due",
+        "schedule": RETENTION_SWEEP_MINUTES * 60,
+        "options": {"queue": "default", "expires": RETENTION_SWEEP_MINUTES * 60},
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -209,4 +218,7 @@ LOGGING = {
 
 # Loading the model in a new pool process takes seconds; Celery's default wait is 4 s.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120.0
-CELERY_TASK_ROUTES = {"shared_separation.separate": {"queue": "separation"}}
+CELERY_TASK_ROUTES = {
+    "shared_separation.separate": {"queue": "separation"},
+    "jobs.expire_due": {"queue": "default"},
+}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from core.jobs import services
 from core.jobs.models import AudioSource, Job, Separation
 
 
@@ -64,3 +67,12 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ("original_name", "error_message", "id")
     readonly_fields = ("created_at", "finished_at")
     raw_id_fields = ("separation", "owner")
+
+    def delete_model(self, request: HttpRequest, obj: Job) -> None:
+        """Delete through the service, so the files go with the last job of a separation."""
+        services.delete_job(obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        """Delete each job through the service (see delete_model)."""
+        for pk in list(queryset.values_list("pk", flat=True)):
+            services.delete_job(pk)

@@ -14,6 +14,7 @@ import logging
 import re
 import tempfile
 import unicodedata
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,9 +133,9 @@ def _reduce(levels: np.ndarray, count: int) -> list[float]:
     return [round(min(1.0, v), 3) for v in out]
 
 
-def delete_all(separation: Separation) -> int:
+def delete_folder(separation_id: uuid.UUID | str) -> int:
     """Delete every cached delivery of a separation; return how many files went."""
-    base = folder(separation)
+    base = f"{PREFIX}/{separation_id}"
     try:
         _dirs, files = default_storage.listdir(base)
     except FileNotFoundError:

@@ -44,6 +44,8 @@ class Separation(models.Model):
         EXPIRED = "expired", "Expired"
 
     LIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.SUCCEEDED)
+    # Done with, one way or another: their files expire after the retention time.
+    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source = models.ForeignKey(AudioSource, on_delete=models.CASCADE, related_name="separations")

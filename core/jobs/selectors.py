@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.conf import settings
+from django.db.models import DateTimeField, Max, Q
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from core.jobs.models import Job, Separation
 
@@ -35,3 +39,37 @@ def queue_position(separation: Separation) -> int | None:
 def job_by_id(job_id: uuid.UUID | str) -> Job | None:
     """Return any job by its id (its UUID is the secret that grants access), or None."""
     return Job.objects.select_related("separation").filter(pk=job_id).first()
+
+
+def _retention() -> timedelta:
+    return timedelta(hours=settings.RETENTION_HOURS)
+
+
+def files_expire_at(separation: Separation) -> datetime | None:
+    """Return when a finished separation's files go: the retention time after its last use.
+
+    Its last use is its end or the newest job that asked for it, whichever is later, so a song
+    requested again keeps its files for the newcomer. None while it is still queued or running.
+    """
+    if separation.status not in Separation.FINISHED_STATUSES:
+        return None
+    latest_job = Job.objects.filter(separation=separation).aggregate(m=Max("created_at"))["m"]
+    last_use = max(d for d in (separation.finished_at, separation.created_at, latest_job) if d)
+    return last_use + _retention()
+
+
+def due_for_expiry(now: datetime | None = None) -> list[uuid.UUID]:
+    """Return the ids of finished separations whose retention time is over."""
+    cutoff = (now or timezone.now()) - _retention()
+    last_use = Greatest(
+        Coalesce("finished_at", "created_at"),
+        Coalesce(Max("jobs__created_at"), "created_at"),
+        output_field=DateTimeField(),
+    )
+    return list(
+        Separation.objects.filter(status__in=Separation.FINISHED_STATUSES)
+        .annotate(last_use=last_use)
+        .filter(last_use__lte=cutoff)
+        .order_by("last_use")
+        .values_list("pk", flat=True)
+    )

@@ -6,18 +6,20 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from core.celery import celery_app
-from core.jobs.models import AudioSource, Job, Separation
+from core.jobs import deliveries, selectors
+from core.jobs.models import AudioSource, Job, Separation, source_upload_to
 from shared_separation.engine import ENGINE_VERSION
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ def _store_source(content: File, sha256: str, submission: Submission) -> AudioSo
         if existing.duration is None and submission.duration is not None:
             AudioSource.objects.filter(pk=existing.pk).update(duration=submission.duration)
             existing.duration = submission.duration
+        if not existing.file:
+            _restore_source_file(existing, content)
         return existing
     source = AudioSource(
         sha256=sha256,
@@ -71,6 +75,17 @@ def _store_source(content: File, sha256: str, submission: Submission) -> AudioSo
     except IntegrityError:
         return AudioSource.objects.get(sha256=sha256)
     return source
+
+
+def _restore_source_file(source: AudioSource, content: File) -> None:
+    """Store the bytes of a source again after retention deleted them."""
+    name = default_storage.save(source_upload_to(source, "input"), content)
+    if AudioSource.objects.filter(pk=source.pk, file="").update(file=name) == 1:
+        source.file.name = name
+        return
+    # Another request restored it first: keep theirs.
+    default_storage.delete(name)
+    source.refresh_from_db(fields=["file"])
 
 
 def submit(content: File, submission: Submission, *, owner: User | None = None) -> Job:
@@ -325,4 +340,79 @@ def cancel_job(job_id: uuid.UUID | str) -> bool:
                 pk=job.separation_id,
                 status__in=[Separation.Status.QUEUED, Separation.Status.RUNNING],
             ).update(status=Separation.Status.CANCELLED, finished_at=now)
+    return True
+
+
+def _delete_files(names: list[str], separations: list[uuid.UUID]) -> None:
+    """Delete stored files and the cached deliveries of separations (after the commit)."""
+    for name in names:
+        if name:
+            default_storage.delete(name)
+    for separation_id in separations:
+        deliveries.delete_folder(separation_id)
+
+
+def expire_separation(separation_id: uuid.UUID | str, *, now: datetime | None = None) -> bool:
+    """Expire a finished separation whose retention time is over, and delete its files.
+
+    Its succeeded jobs become expired (failed ones keep their reason); the upload goes too when
+    no live separation still needs it. Files are deleted once the change is committed.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        separation = (
+            Separation.objects.select_for_update()
+            .select_related("source")
+            .filter(pk=separation_id, status__in=Separation.FINISHED_STATUSES)
+            .first()
+        )
+        if separation is None:
+            return False
+        # Checked inside the transaction: a job that just attached keeps the files alive.
+        expires_at = selectors.files_expire_at(separation)
+        if expires_at is None or expires_at > now:
+            return False
+        names = [separation.vocals.name, separation.accompaniment.name]
+        Separation.objects.filter(pk=separation.pk).update(
+            status=Separation.Status.EXPIRED, vocals="", accompaniment=""
+        )
+        Job.objects.filter(separation=separation, status=Job.Status.SUCCEEDED).update(
+            status=Job.Status.EXPIRED
+        )
+        source = separation.source
+        still_needed = Separation.objects.filter(
+            source=source, status__in=Separation.LIVE_STATUSES
+        ).exists()
+        if not still_needed and source.file:
+            names.append(source.file.name)
+            AudioSource.objects.filter(pk=source.pk).update(file="")
+        ids = [separation.pk]
+        transaction.on_commit(lambda: _delete_files(names, ids))
+    logger.info("separation %s expired; its files are deleted", separation_id)
+    return True
+
+
+def delete_job(job_id: uuid.UUID | str) -> bool:
+    """Delete a job; with the last job of a separation, delete the separation and its files.
+
+    A separation still running is simply deleted: its worker then finds nothing to complete and
+    discards what it wrote. The upload goes with its last separation.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_related("separation__source").filter(pk=job_id).first()
+        if job is None:
+            return False
+        separation = job.separation
+        job.delete()
+        if Job.objects.filter(separation=separation).exists():
+            return True  # others still use the separation and its files
+        names = [separation.vocals.name, separation.accompaniment.name]
+        ids = [separation.pk]  # taken before delete(), which clears the primary key
+        source = separation.source
+        separation.delete()
+        if not Separation.objects.filter(source=source).exists():
+            names.append(source.file.name)
+            source.delete()
+        transaction.on_commit(lambda: _delete_files(names, ids))
+    logger.info("job %s deleted with its files", job_id)
     return True

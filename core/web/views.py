@@ -180,6 +180,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "refresh_seconds": REFRESH_SECONDS,
         "advice": ADVICE.get(job.error_code, DEFAULT_ADVICE),
         "other_stem_url": _other_stem_url(request, job),
+        "files_expire_at": selectors.files_expire_at(job.separation),
         "formats": Job.Format.choices,
         "download_name": deliveries.download_name(
             job.original_name, _brand(request).stem_label, "mp3"
