@@ -146,6 +146,10 @@ ANON_MAX_UPLOAD_BYTES = env_int("ANON_MAX_UPLOAD_BYTES", 100 * 1000 * 1000, mini
 ANON_MAX_DURATION = env_float("ANON_MAX_DURATION", 5 * 60.0, minimum=1.0)
 # A refused form explains itself in the brand's page instead of Django's bare 403.
 CSRF_FAILURE_VIEW = "core.web.views.csrf_failure"
+# Songs an anonymous client may submit per hour (0: no limit), and how many reverse proxies
+# stand in front of Django (0: REMOTE_ADDR is the client; n: read X-Forwarded-For's n-th last).
+ANON_SUBMISSIONS_PER_HOUR = env_int("ANON_SUBMISSIONS_PER_HOUR", 10, minimum=0)
+RATE_LIMIT_PROXY_COUNT = env_int("RATE_LIMIT_PROXY_COUNT", 0, minimum=0)
 
 # -- separation --------------------------------------------------------------------------------
 MODEL_ROOT = env_path("MODEL_ROOT", DATA_DIR / "models")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from typing import Any
 
@@ -25,7 +26,7 @@ from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.jobs import deliveries, selectors, services
 from core.jobs.models import Job, Separation
-from core.web import streaming
+from core.web import ratelimit, streaming
 from core.web.forms import UploadForm, human_duration, human_size
 from shared_separation.engine import SeparationError
 
@@ -94,6 +95,19 @@ def _refuse(request: HttpRequest, form: UploadForm, status: int, error: str = ""
 
 def _upload(request: HttpRequest) -> HttpResponse:
     brand = _brand(request)
+    client = ratelimit.client_id(request)
+    wait = ratelimit.retry_after(client)
+    if wait:
+        # Refused before the body is read: a client over its quota costs no disk or probing.
+        response = _refuse(
+            request,
+            UploadForm(),
+            429,
+            f"You have separated {settings.ANON_SUBMISSIONS_PER_HOUR} songs in the last hour, "
+            f"the limit for now. Please try again in {_minutes(wait)}.",
+        )
+        response["Retry-After"] = str(wait)
+        return response
     limit = settings.ANON_MAX_UPLOAD_BYTES
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -121,10 +135,16 @@ def _upload(request: HttpRequest) -> HttpResponse:
             duration=form.media_info.duration,
         ),
     )
+    ratelimit.record(client)
     url = reverse("web:job", args=[job.pk])
     if _wants_json(request):
         return JsonResponse({"redirect": url}, status=201)
     return HttpResponseRedirect(url, status=303)
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _job(request: HttpRequest, job_id: uuid.UUID) -> Job:
