@@ -75,7 +75,8 @@ def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
 
 
 def _harmonic(phase: np.ndarray, gains: Sequence[float]) -> np.ndarray:
-    return sum(g * np.sin((k + 1) * phase) for k, g in enumerate(gains))  # type: ignore[return-value]
+    total: np.ndarray = sum(g * np.sin((k + 1) * phase) for k, g in enumerate(gains))
+    return total
 
 
 @functools.lru_cache(maxsize=8)

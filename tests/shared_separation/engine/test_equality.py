@@ -34,7 +34,9 @@ def _assert_equal(
 
 
 def test_short_clip_equals_official(
-    engine: SeparationEngine, official: OfficialSeparate, record_property: pytest.RecordProperty
+    engine: SeparationEngine,
+    official: OfficialSeparate,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """30 s: each stem within 40 dB SDR of Spleeter's Separator.separate."""
     song = synth_song(SHORT_S)
@@ -48,7 +50,9 @@ def test_short_clip_equals_official(
 
 
 def test_long_clip_equals_official_across_blocks(
-    engine: SeparationEngine, official: OfficialSeparate, record_property: pytest.RecordProperty
+    engine: SeparationEngine,
+    official: OfficialSeparate,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """131 s: 30 dB overall, and no seam at segment or block boundaries."""
     song = synth_song(LONG_S, seed=1)

@@ -162,6 +162,7 @@ def test_lying_header_is_stopped_by_the_decoding_cap(
     assert "0:10" in error.message
 
 
+@pytest.mark.slow
 def test_truncated_mp3_gives_the_valid_part(engine: SeparationEngine, tmp_path: Path) -> None:
     """An mp3 cut in the middle is separated up to the cut, like players play it.
 
@@ -334,6 +335,7 @@ def test_cancelled_before_start(engine: SeparationEngine, tmp_path: Path) -> Non
     assert error.message == "The separation was cancelled."
 
 
+@pytest.mark.slow
 def test_cancelled_midway_removes_partial_outputs(
     engine: SeparationEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -354,6 +356,7 @@ def test_cancelled_midway_removes_partial_outputs(
     assert partial_seen  # it really stopped in the middle of writing
 
 
+@pytest.mark.slow
 def test_progress_rises_to_exactly_one(
     engine: SeparationEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -374,6 +377,7 @@ class _Interrupted(Exception):
     """Stands for an exception from outside the engine, like Celery's SoftTimeLimitExceeded."""
 
 
+@pytest.mark.slow
 def test_callback_exception_passes_through_after_cleanup(
     engine: SeparationEngine, tmp_path: Path
 ) -> None:
@@ -406,6 +410,7 @@ def test_unwritable_output_folder(engine: SeparationEngine, tmp_path: Path) -> N
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_encoder_failure_removes_the_other_stem(engine: SeparationEngine, tmp_path: Path) -> None:
     """If one stem cannot be written, the other one is not left behind either."""
     src = encode(stereo_tones(5.0), tmp_path / "a.flac", ["-c:a", "flac"])

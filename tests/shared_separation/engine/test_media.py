@@ -69,10 +69,15 @@ FORMATS = [
     ("a.ogg", ["-c:a", "libvorbis"], 30, 0, 0),
     ("a.opus", ["-c:a", "libopus", "-b:a", "128k"], 30, 0, 0),
     ("a.webm", ["-c:a", "libopus", "-b:a", "128k"], 30, 0, 0),
+    ("a.aiff", ["-c:a", "pcm_s16be"], 80, 0, 0),
+    ("a.wv", ["-c:a", "wavpack"], 80, 0, 0),
+    ("a.mka", ["-c:a", "flac"], 80, 0, 0),
 ]
 
 
-@pytest.mark.parametrize(("name", "args", "min_snr", "extra", "delay"), FORMATS)
+@pytest.mark.parametrize(
+    ("name", "args", "min_snr", "extra", "delay"), FORMATS, ids=[f[0] for f in FORMATS]
+)
 def test_decodes_audio_formats(
     tmp_path: Path, name: str, args: list[str], min_snr: float, extra: int, delay: int
 ) -> None:
@@ -104,6 +109,25 @@ def test_decodes_the_audio_track_of_a_video(tmp_path: Path) -> None:
     decoded = _decode(video)
     assert 0 <= len(decoded) - len(reference) <= 1024
     assert _snr(reference, decoded) >= 30
+
+
+def test_mp3_with_cover_art_is_audio(tmp_path: Path) -> None:
+    """An attached picture is not a video, and the audio decodes as usual."""
+    reference = stereo_tones(SECONDS)
+    plain = encode(reference, tmp_path / "plain.mp3", ["-c:a", "libmp3lame", "-b:a", "192k"])
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "color=c=red:size=64x64:duration=1", "-frames:v", "1",
+        str(tmp_path / "cover.png"),
+    )  # fmt: skip
+    tagged = tmp_path / "tagged.mp3"
+    run_ffmpeg(
+        "-i", str(plain), "-i", str(tmp_path / "cover.png"), "-map", "0:a", "-map", "1:v",
+        "-c", "copy", "-id3v2_version", "3", "-disposition:v", "attached_pic", str(tagged),
+    )  # fmt: skip
+    info = media.probe(tagged)
+    assert info.audio_codec == "mp3" and not info.has_video
+    decoded = _decode(tagged)
+    assert len(decoded) == len(reference) and _snr(reference, decoded) >= 25
 
 
 def test_mono_is_copied_to_both_channels_at_full_level(tmp_path: Path) -> None:
