@@ -138,6 +138,9 @@ def derive_job(job: Job, *, brand: str, stem: str) -> Job:
     """
     if job.brand == brand and job.stem == stem:
         return job
+    origin = Job.objects.filter(pk=job.derived_from_id).first() if job.derived_from_id else None
+    if origin is not None and origin.brand == brand and origin.stem == stem:
+        return origin  # back from the derived job to the one it came from, not a third job
     with transaction.atomic():
         existing = Job.objects.filter(derived_from=job, brand=brand).first()
         if existing is not None:

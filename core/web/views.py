@@ -20,7 +20,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
@@ -188,7 +188,7 @@ def _other_stem_url(request: HttpRequest, job: Job) -> str | None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """Show a job: its place in the queue, its progress, its result or why it failed."""
     job = _job(request, job_id)
@@ -210,7 +210,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     """Return the job's state as JSON, for the page's polling script."""
     return JsonResponse(_status(_job(request, job_id)))
@@ -236,7 +236,7 @@ def _unavailable(request: HttpRequest, exc: SeparationError) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def job_audio(request: HttpRequest, job_id: uuid.UUID, which: str) -> HttpResponseBase:
     """Stream the delivered stem, or the original, as MP3 for the page's players."""
     if which not in ("result", "original"):
@@ -252,7 +252,7 @@ def job_audio(request: HttpRequest, job_id: uuid.UUID, which: str) -> HttpRespon
     return streaming.serve(request, name, content_type="audio/mpeg")
 
 
-@require_GET
+@require_safe
 def job_peaks(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     """Return the delivered stem's waveform peaks, for drawing it."""
     job = _finished_job(request, job_id)
@@ -265,7 +265,7 @@ def job_peaks(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     return response
 
 
-@require_GET
+@require_safe
 def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
     """Download the delivered stem as `<song> (<Stem label>).<format>` (MP3 320 kbps default)."""
     job = _finished_job(request, job_id)
@@ -293,7 +293,7 @@ def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
     )
 
 
-@require_GET
+@require_safe
 def other_stem(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """Open this brand's stem of a job made on the other brand, reusing its separation."""
     brand = _brand(request)

@@ -45,6 +45,9 @@ def test_derive_job_makes_one_job_on_the_same_separation() -> None:
     )
     assert Separation.objects.count() == 1
     assert services.derive_job(job, brand="vocals-remover", stem="accompaniment").pk == job.pk
+    # From the derived job back to the first brand: the first job, not a third one.
+    assert services.derive_job(derived, brand="vocals-remover", stem="accompaniment").pk == job.pk
+    assert Job.objects.count() == 2
 
 
 def test_derive_job_refuses_a_failed_separation() -> None:
