@@ -226,3 +226,64 @@ CELERY_TASK_ROUTES = {
     "shared_separation.separate": {"queue": "separation"},
     "jobs.expire_due": {"queue": "default"},
 }
+
+# -- YouTube promo bot (youtube_bot; docs/youtube.md) ------------------------------------------
+# Refresh tokens are stored encrypted with a key derived from this (or SECRET_KEY when empty);
+# changing it makes every channel need `youtube_authorize` again.
+YOUTUBE_TOKEN_KEY = env_str("YOUTUBE_TOKEN_KEY", "")
+# The OAuth client of type "Desktop app" downloaded from the Google Cloud console.
+YOUTUBE_CLIENT_SECRETS_FILE = env_path(
+    "YOUTUBE_CLIENT_SECRETS_FILE", DATA_DIR / "youtube_client_secret.json"
+)
+# Loopback port for the authorization redirect (0: any free port).
+YOUTUBE_OAUTH_PORT = env_int("YOUTUBE_OAUTH_PORT", 0, minimum=0)
+# Videos stay private until someone has reviewed the claims on them.
+YOUTUBE_PRIVACY_STATUS = env_str("YOUTUBE_PRIVACY_STATUS", "private")
+if YOUTUBE_PRIVACY_STATUS not in ("private", "unlisted", "public"):
+    raise ImproperlyConfigured("YOUTUBE_PRIVACY_STATUS must be private, unlisted or public")
+# Hours after the upload when a private video goes public by itself (0: never, publish by hand).
+YOUTUBE_PUBLISH_AFTER_HOURS = env_float("YOUTUBE_PUBLISH_AFTER_HOURS", 0.0, minimum=0.0)
+YOUTUBE_MADE_FOR_KIDS = env_bool("YOUTUBE_MADE_FOR_KIDS", False)
+YOUTUBE_CATEGORY_ID = env_str("YOUTUBE_CATEGORY_ID", "10")  # Music
+YOUTUBE_EXTRA_TAGS = env_list("YOUTUBE_EXTRA_TAGS", ["karaoke", "cover", "remix"])
+# API units per day and channel (Google's default project quota is 10,000), and what calls cost.
+YOUTUBE_DAILY_QUOTA = env_int("YOUTUBE_DAILY_QUOTA", 10_000, minimum=0)
+YOUTUBE_QUOTA_COSTS = {
+    "videos.insert": env_int("YOUTUBE_COST_VIDEOS_INSERT", 1600, minimum=0),
+    "thumbnails.set": env_int("YOUTUBE_COST_THUMBNAILS_SET", 50, minimum=0),
+    "playlistItems.insert": env_int("YOUTUBE_COST_PLAYLIST_ITEMS_INSERT", 50, minimum=0),
+    "playlistItems.list": env_int("YOUTUBE_COST_PLAYLIST_ITEMS_LIST", 1, minimum=0),
+    "playlists.list": env_int("YOUTUBE_COST_PLAYLISTS_LIST", 1, minimum=0),
+}
+# Resumable upload: bytes per request (a multiple of 256 KiB) and retries of a failed request.
+YOUTUBE_CHUNK_SIZE = env_int("YOUTUBE_CHUNK_SIZE", 8 * 1024 * 1024, minimum=256 * 1024)
+YOUTUBE_MAX_RETRIES = env_int("YOUTUBE_MAX_RETRIES", 8, minimum=0)
+YOUTUBE_RETRY_MAX_SLEEP = env_float("YOUTUBE_RETRY_MAX_SLEEP", 64.0, minimum=0.0)
+# The schedule: a run every so many minutes, advancing at most this many songs per channel.
+YOUTUBE_RUN_EVERY_MINUTES = env_float("YOUTUBE_RUN_EVERY_MINUTES", 15.0, minimum=1.0)
+YOUTUBE_SONGS_PER_RUN = env_int("YOUTUBE_SONGS_PER_RUN", 2, minimum=1)
+# Render and write the metadata, but never upload.
+YOUTUBE_DRY_RUN = env_bool("YOUTUBE_DRY_RUN", False)
+# Link import limits for catalogue songs, and extra host:port pairs the address guard allows.
+YOUTUBE_MAX_DURATION = env_float("YOUTUBE_MAX_DURATION", 15 * 60.0, minimum=1.0)
+YOUTUBE_MAX_DOWNLOAD_BYTES = env_int("YOUTUBE_MAX_DOWNLOAD_BYTES", 300_000_000, minimum=1)
+YOUTUBE_LINK_ALLOW = env_list("YOUTUBE_LINK_ALLOW", [])
+# The video: frames per second, x264 preset and the font drawtext uses (Debian fonts-dejavu-core).
+YOUTUBE_RENDER_FPS = env_int("YOUTUBE_RENDER_FPS", 25, minimum=1)
+YOUTUBE_RENDER_PRESET = env_str("YOUTUBE_RENDER_PRESET", "superfast")
+YOUTUBE_RENDER_THREADS = env_int("YOUTUBE_RENDER_THREADS", 0, minimum=0)
+YOUTUBE_FONT = env_path(
+    "YOUTUBE_FONT", Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+)
+# A stem whose loudest sample is below this (dBFS) is silent and not worth a video.
+YOUTUBE_SILENCE_DB = env_float("YOUTUBE_SILENCE_DB", -50.0)
+# Scheme of the links to the sites in descriptions (the domains come from the brands).
+YOUTUBE_SITE_SCHEME = env_str("YOUTUBE_SITE_SCHEME", "https")
+# How long a worker may hold a publication without news before another may take it over.
+YOUTUBE_LEASE_SECONDS = env_int("YOUTUBE_LEASE_SECONDS", 900, minimum=60)
+
+CELERY_TASK_ROUTES["youtube_bot.*"] = {"queue": "bot"}
+CELERY_BEAT_SCHEDULE["youtube-bot-run"] = {
+    "task": "youtube_bot.run",
+    "schedule": YOUTUBE_RUN_EVERY_MINUTES * 60.0,
+}

@@ -1,0 +1,131 @@
+"""Admin of the bot: the catalogue, channels with their alerts, and each song's publications."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+
+from youtube_bot import quota, services
+from youtube_bot.models import Channel, Publication, Song
+
+
+class PublicationInline(admin.TabularInline):
+    model = Publication
+    extra = 0
+    fields = ("channel", "status", "error_message", "parked_until", "video_id", "visits")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Song)
+class SongAdmin(admin.ModelAdmin):
+    list_display = ("artist", "title", "origin", "states", "created_at")
+    search_fields = ("artist", "title", "slug", "source_url")
+    list_filter = ("origin", "publications__status")
+    prepopulated_fields = {"slug": ("artist", "title")}
+    inlines = [PublicationInline]
+
+    @admin.display(description="Channels")
+    def states(self, song: Song) -> str:
+        """Show each channel's state, failures first so they stand out."""
+        parts = [f"{p.channel.slug}: {p.status}" for p in song.publications.all()]
+        return ", ".join(parts)
+
+    def save_model(self, request: HttpRequest, obj: Song, form: object, change: bool) -> None:
+        """Queue a new song on the channels, as the command and the playlist import do."""
+        super().save_model(request, obj, form, change)
+        if not change:
+            services.queue_song(obj)
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = (
+        "slug",
+        "title",
+        "brand",
+        "stem",
+        "status",
+        "alert",
+        "quota_left",
+        "authorized_at",
+    )
+    list_filter = ("status", "brand")
+    readonly_fields = ("authorized_at", "error", "error_at", "quota_day", "quota_used", "token")
+    actions = ["queue_catalogue"]
+
+    @admin.display(description="Alert")
+    def alert(self, channel: Channel) -> str:
+        """Show why the channel cannot upload, in red."""
+        if channel.status == Channel.Status.ACTIVE:
+            return ""
+        reason = channel.error or "Run `manage.py youtube_authorize " + channel.slug + "`."
+        return format_html('<strong style="color:#b91c1c">{}</strong>', reason)
+
+    @admin.display(description="Units left today")
+    def quota_left(self, channel: Channel) -> int:
+        """Show what remains of today's API budget."""
+        return quota.remaining(channel)
+
+    @admin.display(description="Refresh token")
+    def token(self, channel: Channel) -> str:
+        """Say whether a token is stored, never what it is."""
+        return "stored (encrypted)" if channel.has_credentials else "none"
+
+    @admin.action(description="Queue every catalogue song on the selected channels")
+    def queue_catalogue(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        """Create the missing publications of every song on these channels."""
+        created = sum(services.queue_song(song, queryset) for song in Song.objects.all())
+        self.message_user(request, f"{created} publications queued.")
+
+
+@admin.register(Publication)
+class PublicationAdmin(admin.ModelAdmin):
+    list_display = (
+        "song",
+        "channel",
+        "status",
+        "alert",
+        "parked_until",
+        "watch",
+        "visits",
+        "updated_at",
+    )
+    list_filter = ("status", "channel", "error_code")
+    search_fields = ("song__title", "song__artist", "video_id", "error_message")
+    readonly_fields = [f.name for f in Publication._meta.fields if f.name != "id"]
+    actions = ["requeue"]
+
+    @admin.display(description="Problem")
+    def alert(self, publication: Publication) -> str:
+        """Show the reason a publication failed or is held back."""
+        if not publication.error_message:
+            return ""
+        colour = "#b91c1c" if publication.status == Publication.Status.FAILED else "#b45309"
+        return format_html('<span style="color:{}">{}</span>', colour, publication.error_message)
+
+    @admin.display(description="Video")
+    def watch(self, publication: Publication) -> str:
+        """Link to the uploaded video."""
+        if not publication.video_id:
+            return ""
+        return format_html('<a href="{}">{}</a>', publication.video_url, publication.video_id)
+
+    @admin.action(description="Queue the selected failed publications again")
+    def requeue(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
+        """Send failed publications back to the start."""
+        done = sum(services.requeue(p.pk) for p in queryset)
+        self.message_user(request, f"{done} publications queued again.", messages.INFO)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, object] | None = None
+    ) -> HttpResponse:
+        """Show the total click-throughs above the list."""
+        extra_context = extra_context or {}
+        extra_context["title"] = "Publications ({} click-throughs in all)".format(
+            Publication.objects.aggregate(n=Sum("visits"))["n"] or 0
+        )
+        return super().changelist_view(request, extra_context)

@@ -1,0 +1,39 @@
+"""Celery tasks of the bot, on the `bot` queue: each takes ids and calls one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+
+from youtube_bot import services
+
+logger = logging.getLogger(__name__)
+
+# Transient failures (after the in-request retries) are tried again this many times.
+MAX_TASK_RETRIES = 8
+
+
+@shared_task(name="youtube_bot.advance", bind=True, max_retries=MAX_TASK_RETRIES)
+def advance(self: Task, publication_id: str) -> str:
+    """Advance one publication as far as it goes now; retry transient failures later."""
+    outcome = services.run_publication(publication_id)
+    logger.info("publication %s: %s %s", publication_id, outcome.step, outcome.detail)
+    if outcome.step is services.Step.RETRY:
+        # Exponential: 1, 2, 4... minutes; the stored session makes each retry resume.
+        countdown = outcome.delay * 2**self.request.retries
+        if self.request.retries >= MAX_TASK_RETRIES:
+            services.give_up(publication_id, outcome.detail)
+            return str(services.Step.FAILED)
+        raise self.retry(countdown=countdown)
+    return str(outcome.step)
+
+
+@shared_task(name="youtube_bot.run")
+def run() -> int:
+    """Send the publications that are due to the bot queue; return how many."""
+    due = services.due_publications()
+    for publication in due:
+        advance.delay(str(publication.pk))
+    logger.info("youtube bot run: %d publications due", len(due))
+    return len(due)
