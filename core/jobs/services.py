@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 SEPARATE_TASK = "shared_separation.separate"
 QUEUE = "separation"
 PRIORITY_QUEUE = "separation_priority"
+LIGHT_QUEUE = "default"
+PREPARE_TASK = "jobs.prepare_deliveries"
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,17 @@ def complete_separation(
         Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
             status=Job.Status.SUCCEEDED, finished_at=now
         )
+        transaction.on_commit(lambda: prepare_deliveries(separation_id))
     return True
+
+
+def prepare_deliveries(separation_id: uuid.UUID | str) -> None:
+    """Ask a light worker to encode the MP3s and waveforms the result pages will ask for."""
+    try:
+        celery_app.send_task(PREPARE_TASK, args=[str(separation_id)], queue=LIGHT_QUEUE)
+    except Exception:
+        # Only a head start: the pages encode on demand when this did not happen.
+        logger.warning("could not queue deliveries of %s", separation_id, exc_info=True)
 
 
 def fail_separation(

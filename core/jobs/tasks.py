@@ -6,7 +6,9 @@ import logging
 
 from celery import shared_task
 
-from core.jobs import selectors, services
+from core.jobs import deliveries, selectors, services
+from core.jobs.models import Job, Separation
+from shared_separation.engine import SeparationError
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +22,30 @@ def expire_due() -> int:
     if expired:
         logger.info("retention: %d separations expired", expired)
     return expired
+
+
+@shared_task(name=services.PREPARE_TASK, ignore_result=True)
+def prepare_deliveries(separation_id: str) -> list[str]:
+    """Encode the MP3 and the waveform of each stem the separation's jobs deliver."""
+    separation = (
+        Separation.objects.select_related("source")
+        .filter(pk=separation_id, status=Separation.Status.SUCCEEDED)
+        .first()
+    )
+    if separation is None:
+        return []
+    asked = set(Job.objects.filter(separation=separation).values_list("stem", flat=True))
+    stems = [
+        stem
+        for stem in (Job.Stem.ACCOMPANIMENT, Job.Stem.VOCALS)
+        if stem in asked or Job.Stem.BOTH in asked
+    ]
+    done = []
+    for stem in stems:
+        try:
+            done.append(deliveries.encoded(separation, stem, Job.Format.MP3))
+            deliveries.peaks(separation, stem)
+        except (SeparationError, FileNotFoundError) as exc:
+            # The page will try again on demand and show its own message if it fails too.
+            logger.warning("preparing %s of %s failed: %s", stem, separation_id, exc)
+    return done

@@ -179,3 +179,32 @@ def test_retention_runs_periodically_on_the_default_queue() -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["expire-files"]
     assert entry["task"] == tasks.EXPIRE_TASK
     assert settings.CELERY_TASK_ROUTES[tasks.EXPIRE_TASK] == {"queue": "default"}
+
+
+def test_a_finished_separation_queues_its_deliveries_on_the_light_queue(
+    committed: Committed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[tuple[str, list[str], str]] = []
+    monkeypatch.setattr(
+        services.celery_app, "send_task", lambda name, args, queue: sent.append((name, args, queue))
+    )
+    job = services.submit(
+        ContentFile(b"song", name="a.mp3"),
+        services.Submission(original_name="a.mp3", stem="vocals", brand="acapella-extractor"),
+    )
+    _claim, separation = services.claim_separation(job.separation_id, "w")
+    assert separation is not None
+    with committed():
+        services.complete_separation(separation.pk, vocals="v.flac", accompaniment="a.flac")
+    assert sent == [("jobs.prepare_deliveries", [str(separation.pk)], "default")]
+
+
+def test_preparing_deliveries_encodes_the_asked_stems_and_their_waveforms(
+    tmp_path: Path,
+) -> None:
+    job = finished_job(tmp_path, stem="vocals", brand="acapella-extractor")
+    folder = f"deliveries/{job.separation_id}"
+    assert tasks.prepare_deliveries(str(job.separation_id)) == [f"{folder}/vocals.mp3"]
+    assert {f"{folder}/vocals.mp3", f"{folder}/vocals.peaks.json"} <= stored_files()
+    assert f"{folder}/accompaniment.mp3" not in stored_files()
+    assert tasks.prepare_deliveries("00000000-0000-0000-0000-000000000000") == []
