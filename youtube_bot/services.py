@@ -443,14 +443,15 @@ def _render(publication: Publication) -> Outcome:
 def _handle(publication: Publication, error: yt.YouTubeError, now: datetime) -> Outcome:
     """Park, block, retry or fail a publication after an API failure."""
     channel = publication.channel
-    if error.kind is yt.Kind.QUOTA:
-        until = quota.next_reset(now)
-        if error.code != "uploadLimitExceeded":
-            quota.exhaust(channel, now)
+    if error.kind in (yt.Kind.QUOTA, yt.Kind.AUTH):
         # No session yet means no byte was sent: start over from the budget check next time.
         Publication.objects.filter(
             pk=publication.pk, status=Status.UPLOADING, session_uri=""
         ).update(status=Status.RENDERED)
+    if error.kind is yt.Kind.QUOTA:
+        until = quota.next_reset(now)
+        if error.code != "uploadLimitExceeded":
+            quota.exhaust(channel, now)
         _note(publication, error.code, error.message, parked_until=until)
         return Outcome(Step.PARKED, error.message)
     if error.kind is yt.Kind.AUTH:

@@ -102,7 +102,7 @@ def classify(exc: BaseException, what: str) -> YouTubeError:
         if status in RETRY_STATUSES or status == 429 or reason == "rateLimitExceeded":
             return YouTubeError(Kind.TRANSIENT, f"http_{status}", text)
         return YouTubeError(Kind.PERMANENT, reason or f"http_{status}", text)
-    if isinstance(exc, RETRY_EXCEPTIONS | OSError):
+    if isinstance(exc, (*RETRY_EXCEPTIONS, OSError)):
         return YouTubeError(Kind.TRANSIENT, "connection", f"{what}: {type(exc).__name__}: {exc}")
     raise exc
 
