@@ -27,7 +27,22 @@ class _Refusal(Exception):
         self.message = message
 
 
-def _options(req: dict[str, Any], dest: Path, guard_hook: Any) -> dict[str, Any]:
+class _Log:
+    """Collect yt-dlp's messages; some outcomes (a file over max-filesize) are only said there."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def debug(self, msg: str) -> None:
+        self.lines.append(msg)
+
+    info = warning = error = debug
+
+    def said(self, words: str) -> bool:
+        return any(words in line for line in self.lines)
+
+
+def _options(req: dict[str, Any], dest: Path, guard_hook: Any, log: _Log) -> dict[str, Any]:
     extractors = ["default"] if req["allow_generic"] else ["default", "-generic"]
     return {
         "format": AUDIO_FORMAT,
@@ -46,6 +61,7 @@ def _options(req: dict[str, Any], dest: Path, guard_hook: Any) -> dict[str, Any]
         "cachedir": False,
         "color": {"stderr": "no_color", "stdout": "no_color"},
         "progress_hooks": [guard_hook],
+        "logger": log,
         "postprocessors": [],
         "check_formats": False,
         "lazy_playlist": False,
@@ -62,6 +78,7 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
     guard = AddressGuard(parse_allow(req.get("allow", [])))
     guard.install()
     too_large = {"hit": False}
+    log = _Log()
 
     def byte_cap(progress: dict[str, Any]) -> None:
         # yt-dlp's own max_filesize is skipped when a server sends no length: count ourselves.
@@ -70,7 +87,7 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
             raise _Refusal("too_large", "The file behind the link is larger than the limit.")
 
     try:
-        with yt_dlp.YoutubeDL(_options(req, dest, byte_cap)) as ydl:
+        with yt_dlp.YoutubeDL(_options(req, dest, byte_cap, log)) as ydl:
             try:
                 info = ydl.extract_info(req["url"], download=False, process=False)
             except DownloadError as exc:
@@ -103,7 +120,7 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
                 raise _classify(exc, guard.refused) from exc
             files = [p for p in dest.iterdir() if p.is_file() and not p.name.endswith(".part")]
             if not files:
-                if too_large["hit"]:
+                if too_large["hit"] or log.said("larger than max-filesize"):
                     raise _Refusal(
                         "too_large", "The file behind the link is larger than the limit."
                     )
