@@ -32,7 +32,7 @@ class Crash(BaseException):
     """Stands for the worker process dying: nothing in the bot may catch it."""
 
 
-class Recording(HttpMockSequence):  # type: ignore[misc]
+class Recording(HttpMockSequence):
     """HttpMockSequence whose script may also raise (a dropped connection, a crash)."""
 
     def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None,

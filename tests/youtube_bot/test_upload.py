@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,6 @@ from django.utils import timezone
 from tests.youtube_bot.conftest import (
     CHUNK,
     SESSION,
-    UPLOAD_URL,
     Crash,
     Recording,
     api_error,
@@ -359,5 +359,5 @@ def test_publish_at_makes_a_private_video_go_public_later(
         services.run_publication(pub.pk, runtime=_runtime(http))
     status = json.loads(http.request_sequence[1][2])["status"]
     assert status["privacyStatus"] == "private"
-    publish_at = timezone.datetime.fromisoformat(status["publishAt"].replace("Z", "+00:00"))
+    publish_at = datetime.fromisoformat(status["publishAt"].replace("Z", "+00:00"))
     assert 47.9 < (publish_at - before).total_seconds() / 3600 < 48.1
