@@ -150,6 +150,16 @@ CSRF_FAILURE_VIEW = "core.web.views.csrf_failure"
 # stand in front of Django (0: REMOTE_ADDR is the client; n: read X-Forwarded-For's n-th last).
 ANON_SUBMISSIONS_PER_HOUR = env_int("ANON_SUBMISSIONS_PER_HOUR", 10, minimum=0)
 RATE_LIMIT_PROXY_COUNT = env_int("RATE_LIMIT_PROXY_COUNT", 0, minimum=0)
+# Pasted links (shared_separation.links): the download's byte cap (the upload cap by default),
+# whether yt-dlp's generic extractor may read any web page or direct file link (off: only the
+# sites yt-dlp knows), how long one network read and the whole fetch may take (seconds).
+LINK_MAX_BYTES = env_int("LINK_MAX_BYTES", ANON_MAX_UPLOAD_BYTES, minimum=1)
+LINK_ALLOW_GENERIC = env_bool("LINK_ALLOW_GENERIC", False)
+LINK_SOCKET_TIMEOUT = env_float("LINK_SOCKET_TIMEOUT", 15.0, minimum=1.0)
+LINK_TIMEOUT = env_float("LINK_TIMEOUT", 300.0, minimum=5.0)
+# "ip:port" pairs the address guard lets through although private or loopback: for the tests'
+# local sites only. Empty by default, so every private and local address is refused.
+LINK_ALLOWED_PRIVATE = env_list("LINK_ALLOWED_PRIVATE", [])
 
 # -- separation --------------------------------------------------------------------------------
 MODEL_ROOT = env_path("MODEL_ROOT", DATA_DIR / "models")
@@ -253,7 +263,7 @@ YOUTUBE_QUOTA_COSTS = {
     "thumbnails.set": env_int("YOUTUBE_COST_THUMBNAILS_SET", 50, minimum=0),
     "playlistItems.insert": env_int("YOUTUBE_COST_PLAYLIST_ITEMS_INSERT", 50, minimum=0),
     "playlistItems.list": env_int("YOUTUBE_COST_PLAYLIST_ITEMS_LIST", 1, minimum=0),
-    "playlists.list": env_int("YOUTUBE_COST_PLAYLISTS_LIST", 1, minimum=0),
+    "channels.list": env_int("YOUTUBE_COST_CHANNELS_LIST", 1, minimum=0),
 }
 # Resumable upload: bytes per request (a multiple of 256 KiB) and retries of a failed request.
 YOUTUBE_CHUNK_SIZE = env_int("YOUTUBE_CHUNK_SIZE", 8 * 1024 * 1024, minimum=256 * 1024)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.files import File
@@ -696,3 +698,96 @@ def give_up(publication_id: uuid.UUID | str, reason: str) -> bool:
         fail(publication, "gave_up", f"Gave up after repeated failures: {reason}").step
         is Step.FAILED
     )
+
+
+def authorize(
+    channel: Channel, refresh_token: str, runtime: Runtime | None = None
+) -> tuple[str, str]:
+    """Store a channel's new refresh token and return the (id, title) of its YouTube channel."""
+    store_refresh_token(channel, refresh_token)
+    runtime = runtime or Runtime()
+    backoff = runtime.backoff()
+    try:
+        youtube_id, title = yt.own_channel(yt.build_client(channel, runtime.http), backoff)
+    except yt.YouTubeError as error:
+        if error.kind is yt.Kind.AUTH:
+            block_channel(channel, error.message)
+        raise
+    except Exception as exc:  # classified below; anything unknown is raised again
+        raise yt.classify(exc, "Reading the channel") from exc
+    Channel.objects.filter(pk=channel.pk).update(youtube_channel_id=youtube_id, title=title[:100])
+    channel.refresh_from_db()
+    quota.reserve(channel, quota.cost("channels.list"))
+    return youtube_id, title
+
+
+_TITLE_NOISE = re.compile(
+    r"\s*[\(\[][^\)\]]*(official|video|audio|lyrics?|visuali[sz]er|hd|4k|mv)[^\)\]]*[\)\]]",
+    re.IGNORECASE,
+)
+
+
+def split_video_title(video_title: str, owner: str) -> tuple[str, str]:
+    """Return (artist, title) from "Artist - Title (Official Video)", else the owner's name."""
+    text = _TITLE_NOISE.sub("", video_title).strip()
+    for dash in (" - ", " \u2013 ", " \u2014 "):  # hyphen, en dash, em dash
+        if dash in text:
+            artist, title = text.split(dash, 1)
+            return artist.strip(), title.strip()
+    artist = re.sub(r"( - Topic|VEVO)$", "", owner).strip()
+    return artist or "Unknown artist", text
+
+
+def playlist_id_from(value: str) -> str:
+    """Return the playlist id of an id or a playlist address."""
+    query = parse_qs(urlsplit(value).query)
+    return query["list"][0] if "list" in query else value.strip()
+
+
+def import_playlist(
+    channel: Channel, playlist: str, *, limit: int = 50, runtime: Runtime | None = None
+) -> list[Song]:
+    """Add a playlist's videos to the catalogue, each video once; return the new songs."""
+    runtime = runtime or Runtime()
+    backoff = runtime.backoff()
+    client = yt.build_client(channel, runtime.http)
+    playlist_id = playlist_id_from(playlist)
+    added: list[Song] = []
+    seen = 0
+    page: str | None = None
+    while seen < limit:
+        if not quota.reserve(channel, quota.cost("playlistItems.list")):
+            raise yt.YouTubeError(yt.Kind.QUOTA, "quota_budget", "No API budget left today.")
+        answer = yt.call(
+            client.playlistItems().list(
+                part="snippet", playlistId=playlist_id, maxResults=min(50, limit - seen),
+                pageToken=page,
+            ),
+            "Reading the playlist",
+            backoff,
+        )  # fmt: skip
+        for item in answer.get("items", []):
+            seen += 1
+            snippet = item.get("snippet", {})
+            video_id = snippet.get("resourceId", {}).get("videoId", "")
+            name = snippet.get("title", "")
+            if not video_id or name in ("Deleted video", "Private video"):
+                continue
+            if Song.objects.filter(source_video_id=video_id).exists():
+                continue
+            artist, title = split_video_title(name, snippet.get("videoOwnerChannelTitle", ""))
+            try:
+                added.append(
+                    add_song(
+                        title=title, artist=artist, origin=Song.Origin.PLAYLIST,
+                        source_url=f"https://www.youtube.com/watch?v={video_id}",
+                        source_video_id=video_id,
+                    )
+                )  # fmt: skip
+            except IntegrityError:
+                continue  # imported meanwhile by another run
+        page = answer.get("nextPageToken")
+        if not page:
+            break
+    logger.info("playlist %s: %d new songs", playlist_id, len(added))
+    return added
