@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import media, model_store, spectral
+from . import media, model_store, pipeline, spectral
 from .errors import ErrorCode, SeparationError
 from .network import STEMS, SpleeterNetwork
 
@@ -64,6 +63,7 @@ class SeparationEngine:
         threads: int | None = None,
         batch_segments: int = 4,
         bfloat16: bool = False,
+        overlap: bool = True,
         ffmpeg: str = "ffmpeg",
         ffprobe: str = "ffprobe",
         verify_checksums: bool = True,
@@ -74,6 +74,8 @@ class SeparationEngine:
         self.ffprobe = ffprobe
         self.threads = threads or _default_threads()
         self.batch_segments = max(1, batch_segments)
+        # Overlap decoding/STFT, the network and the inverse STFT on separate threads.
+        self.overlap = overlap
         self._network = SpleeterNetwork(folder, threads=self.threads, bfloat16=bfloat16)
 
     # -- public API ------------------------------------------------------------------------
@@ -184,67 +186,14 @@ class SeparationEngine:
 
         Memory is bounded by `batch_segments` segments (11.9 s each) whatever the length.
         """
-        step = spectral.FRAME_STEP
-        batch_frames = self.batch_segments * spectral.SEGMENT_FRAMES
-        need = spectral.samples_needed(batch_frames)
-        source = iter(blocks)
-        # The padded signal starts with one frame of zeros, as in Spleeter.
-        pending: list[np.ndarray] = [np.zeros((spectral.FRAME_LENGTH, 2), dtype=np.float32)]
-        buffered = spectral.FRAME_LENGTH
-        total_in = 0
-        eof = False
-        frame_index = 0
-        emitted_until = spectral.FRAME_LENGTH  # padded-signal index of the next sample to emit
-        tails = [np.zeros((2, spectral.OVERLAP), dtype=np.float32) for _ in STEMS]
-        while True:
-            while not eof and buffered < need:
-                try:
-                    block = next(source)
-                except StopIteration:
-                    eof = True
-                    break
-                if len(block):
-                    block = np.asarray(block, dtype=np.float32)
-                    pending.append(block)
-                    buffered += len(block)
-                    total_in += len(block)
-            if eof:
-                padded_length = total_in + spectral.FRAME_LENGTH
-                total_frames = math.ceil(padded_length / step)
-                remaining = total_frames - frame_index
-                if total_in == 0 or remaining <= 0:
-                    return
-                segments = min(self.batch_segments, math.ceil(remaining / spectral.SEGMENT_FRAMES))
-                n_frames = segments * spectral.SEGMENT_FRAMES
-            else:
-                n_frames = batch_frames
-            signal = np.concatenate(pending) if len(pending) > 1 else pending[0]
-            want = spectral.samples_needed(n_frames)
-            if len(signal) < want:
-                signal = np.concatenate([signal, np.zeros((want - len(signal), 2), np.float32)])
-            spectrum = spectral.stft(signal, n_frames, workers=self.threads)
-            estimates = self._network(spectral.network_input(spectrum))
-            masks = spectral.ratio_masks(estimates)
-            low = spectrum[:, :, : spectral.NETWORK_BINS]
-            block_start = frame_index * step
-            block_end = block_start + n_frames * step
-            limit = block_end if not eof else min(block_end, total_in + spectral.FRAME_LENGTH)
-            lo = max(emitted_until, block_start) - block_start
-            hi = limit - block_start
-            outs = []
-            for k, mask in enumerate(masks):
-                audio = spectral.istft(low * mask, workers=self.threads)
-                audio[:, : spectral.OVERLAP] += tails[k]
-                tails[k] = audio[:, n_frames * step :].copy()
-                outs.append(np.ascontiguousarray(audio[:, lo:hi].T))
-            if hi > lo:
-                emitted_until = limit
-                yield outs
-            frame_index += n_frames
-            # Keep the samples the next frames still read (the 3072-sample overlap).
-            keep = signal[n_frames * step :]
-            pending = [keep] if len(keep) else []
-            buffered = len(keep)
+        return pipeline.run(
+            blocks,
+            self._network,
+            n_stems=len(STEMS),
+            batch_segments=self.batch_segments,
+            workers=self.threads,
+            overlap=self.overlap,
+        )
 
 
 def _checked(blocks: Iterable[np.ndarray], cancelled: CancelCheck | None) -> Iterator[np.ndarray]:
