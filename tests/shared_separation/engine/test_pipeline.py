@@ -59,7 +59,8 @@ def _separate_in_child(src: Path, out: Path, model_root: Path) -> dict[str, floa
         timeout=900,
         check=True,
     )
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, float] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return result
 
 
 @pytest.mark.slow
