@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from celery import shared_task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
 from django.conf import settings
+from django.core.files import File
 
 from core.jobs import services
 from shared_separation import runner, worker
 from shared_separation.engine import SeparationError
+from shared_separation.links import LinkError, import_link
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +79,55 @@ def separate(self: Any, separation_id: str) -> str:
             ),
         )
         raise
+
+
+@shared_task(name=services.LINK_TASK, ignore_result=True, acks_late=True)
+def import_link_task(link_id: str) -> str:
+    """Fetch a pasted link's audio and submit it as a job, or record why it failed."""
+    link = services.claim_link(link_id)
+    if link is None:
+        return "gone"  # already taken (a redelivered message) or finished
+    try:
+        # The download lives only as long as this task: stored by submit(), or deleted.
+        with tempfile.TemporaryDirectory(prefix="link-") as tmp:
+            audio = import_link(
+                link.url,
+                Path(tmp) / "download",
+                max_duration=settings.ANON_MAX_DURATION,
+                max_bytes=settings.LINK_MAX_BYTES,
+                allow_generic=settings.LINK_ALLOW_GENERIC,
+                allow=settings.LINK_ALLOWED_PRIVATE,
+                socket_timeout=settings.LINK_SOCKET_TIMEOUT,
+                timeout=settings.LINK_TIMEOUT,
+            )
+            # The extension keeps the title whole when the download name drops it.
+            name = f"{(audio.title or 'song').strip()[:200]}{audio.path.suffix}"
+            with audio.path.open("rb") as fh:
+                job = services.submit(
+                    File(fh, name=name),
+                    services.Submission(
+                        original_name=name,
+                        stem=link.stem,
+                        format=link.format,
+                        brand=link.brand,
+                        duration=audio.duration,
+                    ),
+                    owner=link.owner,
+                )
+    except LinkError as exc:
+        services.fail_link(link_id, code=exc.code, message=exc.message)
+        logger.info("link %s failed: %s (%s)", link_id, exc.message, exc.code)
+        return exc.code
+    except SoftTimeLimitExceeded:
+        services.fail_link(link_id, code="timeout", message="Fetching the link took too long.")
+        return "timeout"
+    except Exception:
+        logger.exception("link %s stopped on an unexpected error", link_id)
+        services.fail_link(
+            link_id,
+            code="internal",
+            message="An internal error stopped the import. It has been logged; please try again.",
+        )
+        raise
+    services.complete_link(link_id, job)
+    return "succeeded"

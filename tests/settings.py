@@ -15,6 +15,15 @@ if "STEMSPLIT_TEST_REDIS_PORT" not in os.environ:
     with socket.socket() as _sock:
         _sock.bind(("127.0.0.1", 0))
         os.environ["STEMSPLIT_TEST_REDIS_PORT"] = str(_sock.getsockname()[1])
+# The port of the local site the link tests serve songs from: the one private address the
+# link import lets through here. Set in the environment, not only in Django's settings, because
+# the Celery worker processes that fetch links read their settings from it too.
+if "STEMSPLIT_TEST_LINK_PORT" not in os.environ:
+    with socket.socket() as _sock:
+        _sock.bind(("127.0.0.1", 0))
+        os.environ["STEMSPLIT_TEST_LINK_PORT"] = str(_sock.getsockname()[1])
+os.environ["LINK_ALLOWED_PRIVATE"] = f"127.0.0.1:{os.environ['STEMSPLIT_TEST_LINK_PORT']}"
+os.environ["LINK_ALLOW_GENERIC"] = "true"
 os.environ["DATA_DIR"] = os.environ["STEMSPLIT_TEST_DATA_DIR"]
 os.environ["REDIS_URL"] = f"redis://127.0.0.1:{os.environ['STEMSPLIT_TEST_REDIS_PORT']}/0"
 os.environ.setdefault("MODEL_ROOT", str(Path(__file__).resolve().parent.parent / "var" / "models"))

@@ -157,3 +157,46 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} → {self.stem} [{self.status}]"
+
+
+class LinkImport(models.Model):
+    """A visitor's link, fetched by a light worker, that becomes a Job once its audio is in."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        FETCHING = "fetching", "Fetching"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.FETCHING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    url = models.URLField(max_length=2048)
+    brand = models.CharField(max_length=32, blank=True)
+    stem = models.CharField(max_length=16, choices=Job.Stem.choices)
+    format = models.CharField(max_length=8, choices=Job.Format.choices, default=Job.Format.MP3)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="link_imports",
+    )
+    # Who asked (an address or /64 network), as the rate limit counts them.
+    client = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="link_imports"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.url} [{self.status}]"

@@ -10,7 +10,7 @@ from django.db.models import DateTimeField, Max, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from core.jobs.models import Job, Separation
+from core.jobs.models import Job, LinkImport, Separation
 
 
 def job_for_brand(job_id: uuid.UUID | str, brand: str) -> Job | None:
@@ -73,3 +73,8 @@ def due_for_expiry(now: datetime | None = None) -> list[uuid.UUID]:
         .order_by("last_use")
         .values_list("pk", flat=True)
     )
+
+
+def link_for_brand(link_id: uuid.UUID | str, brand: str) -> LinkImport | None:
+    """Return a brand's link import, or None (never another brand's)."""
+    return LinkImport.objects.filter(pk=link_id, brand=brand).first()

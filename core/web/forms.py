@@ -119,3 +119,19 @@ class UploadForm(forms.Form):
         for error in self.errors.as_data().get("file", []):
             return STATUS_BY_CODE.get(error.code or "", 400)
         return 400
+
+
+class LinkForm(forms.Form):
+    """A link to one song (a video or audio page); checked further by core.jobs.services."""
+
+    # A CharField, not a URLField: Django's URL check would turn file:// or a bare host into
+    # "Enter a valid URL", where the link check says exactly what is wrong.
+    url = forms.CharField(
+        label="Paste a link to a song",
+        max_length=2048,
+        error_messages={
+            "required": "Paste a link to a song.",
+            "max_length": "That link is too long.",
+        },
+        widget=forms.URLInput(attrs={"placeholder": "https://…", "inputmode": "url"}),
+    )

@@ -20,4 +20,7 @@ urlpatterns = [
     ),
     path("jobs/<uuid:job_id>/download/", views.job_download, name="job_download"),
     path("jobs/<uuid:job_id>/other-stem/", views.other_stem, name="other_stem"),
+    path("links/", views.link_submit, name="link_submit"),
+    path("links/<uuid:link_id>/", views.link_page, name="link"),
+    path("links/<uuid:link_id>/status.json", views.link_status, name="link_status"),
 ]

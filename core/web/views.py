@@ -20,15 +20,16 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.jobs import deliveries, selectors, services
-from core.jobs.models import Job, Separation
+from core.jobs.models import Job, LinkImport, Separation
 from core.web import ratelimit, streaming
-from core.web.forms import UploadForm, human_duration, human_size
+from core.web.forms import LinkForm, UploadForm, human_duration, human_size
 from shared_separation.engine import SeparationError
+from shared_separation.links import LinkError
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,18 @@ ADVICE = {
     "timeout": "The servers are very busy. Please upload the song again in a few minutes.",
 }
 DEFAULT_ADVICE = "Please upload the song again in a few minutes. If it keeps failing, tell us."
+# What a visitor can do when a link could not be fetched (by shared_separation.links' codes).
+LINK_ADVICE = {
+    "playlist": "Open the song itself and paste the link of that page.",
+    "private_address": "Paste a link to a public website.",
+    "too_long": "Choose a shorter song, or cut it and upload the file.",
+    "too_large": "Download the song and upload a smaller file.",
+    "live": "Wait until the stream has ended and paste the link of the recording.",
+}
+DEFAULT_LINK_ADVICE = "Paste another link, or download the song and upload the file here."
+# HTTP status of a link refused at once: a malformed link is a bad request; a well-formed link
+# to a private or local address is understood but refused.
+LINK_STATUS = {"private_address": 422}
 
 
 def _brand(request: HttpRequest) -> Brand:
@@ -74,11 +87,19 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _render_home(
-    request: HttpRequest, form: UploadForm, *, status: int = 200, error: str = ""
+    request: HttpRequest,
+    form: UploadForm,
+    *,
+    status: int = 200,
+    error: str = "",
+    link_form: LinkForm | None = None,
+    link_error: str = "",
 ) -> HttpResponse:
     context = {
         "form": form,
         "error": error or str(next(iter(form.errors.get("file", [])), "")),
+        "link_form": link_form or LinkForm(),
+        "link_error": link_error,
         "max_bytes": settings.ANON_MAX_UPLOAD_BYTES,
         **_limits(),
     }
@@ -93,19 +114,20 @@ def _refuse(request: HttpRequest, form: UploadForm, status: int, error: str = ""
     return _render_home(request, form, status=status, error=message)
 
 
+def _over_quota(wait: int) -> str:
+    return (
+        f"You have separated {settings.ANON_SUBMISSIONS_PER_HOUR} songs in the last hour, "
+        f"the limit for now. Please try again in {_minutes(wait)}."
+    )
+
+
 def _upload(request: HttpRequest) -> HttpResponse:
     brand = _brand(request)
     client = ratelimit.client_id(request)
     wait = ratelimit.retry_after(client)
     if wait:
         # Refused before the body is read: a client over its quota costs no disk or probing.
-        response = _refuse(
-            request,
-            UploadForm(),
-            429,
-            f"You have separated {settings.ANON_SUBMISSIONS_PER_HOUR} songs in the last hour, "
-            f"the limit for now. Please try again in {_minutes(wait)}.",
-        )
+        response = _refuse(request, UploadForm(), 429, _over_quota(wait))
         response["Retry-After"] = str(wait)
         return response
     limit = settings.ANON_MAX_UPLOAD_BYTES
@@ -140,6 +162,81 @@ def _upload(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"redirect": url}, status=201)
     return HttpResponseRedirect(url, status=303)
+
+
+def _refuse_link(request: HttpRequest, form: LinkForm, status: int, message: str) -> HttpResponse:
+    logger.info("link refused (%s): %s", status, message)
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    return _render_home(request, UploadForm(), status=status, link_form=form, link_error=message)
+
+
+@require_POST
+def link_submit(request: HttpRequest) -> HttpResponse:
+    """Take a pasted link, queue its import and send the visitor to the link's page."""
+    brand = _brand(request)
+    client = ratelimit.client_id(request)
+    form = LinkForm(request.POST)
+    wait = ratelimit.retry_after(client)
+    if wait:
+        response = _refuse_link(request, form, 429, _over_quota(wait))
+        response["Retry-After"] = str(wait)
+        return response
+    if not form.is_valid():
+        return _refuse_link(request, form, 400, str(form.errors["url"][0]))
+    try:
+        link = services.submit_link(
+            form.cleaned_data["url"], stem=brand.stem, brand=brand.slug, client=client
+        )
+    except LinkError as exc:
+        return _refuse_link(request, form, LINK_STATUS.get(exc.code, 400), exc.message)
+    ratelimit.record(client)
+    url = reverse("web:link", args=[link.pk])
+    if _wants_json(request):
+        return JsonResponse({"redirect": url}, status=201)
+    return HttpResponseRedirect(url, status=303)
+
+
+def _link(request: HttpRequest, link_id: uuid.UUID) -> LinkImport:
+    link = selectors.link_for_brand(link_id, _brand(request).slug)
+    if link is None:
+        raise Http404("No such link on this site.")
+    return link
+
+
+def _link_status(link: LinkImport) -> dict[str, Any]:
+    done = link.status == LinkImport.Status.SUCCEEDED and link.job_id is not None
+    failed = link.status == LinkImport.Status.FAILED
+    return {
+        "state": "done" if done else "failed" if failed else "fetching",
+        "finished": done or failed,
+        "redirect": reverse("web:job", args=[link.job_id]) if done else None,
+        "error": link.error_message if failed else None,
+    }
+
+
+@never_cache
+@require_safe
+def link_page(request: HttpRequest, link_id: uuid.UUID) -> HttpResponse:
+    """Show a link being fetched; go on to its job page once its audio is in, or say why not."""
+    link = _link(request, link_id)
+    status = _link_status(link)
+    if status["redirect"]:
+        return redirect(status["redirect"])
+    context = {
+        "link": link,
+        **status,
+        "refresh_seconds": REFRESH_SECONDS,
+        "advice": LINK_ADVICE.get(link.error_code, DEFAULT_LINK_ADVICE),
+    }
+    return render(request, _brand(request).template_names("web/link.html"), context)
+
+
+@never_cache
+@require_safe
+def link_status(request: HttpRequest, link_id: uuid.UUID) -> JsonResponse:
+    """Return the link import's state as JSON, for the page's polling script."""
+    return JsonResponse(_link_status(_link(request, link_id)))
 
 
 def _minutes(seconds: int) -> str:
