@@ -12,7 +12,7 @@ UV_VERSION="0.13.9"
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
-packages=(ffmpeg redis-server ca-certificates)
+packages=(ffmpeg redis-server ca-certificates fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -297,3 +297,22 @@ def render_all(stem: Path, card: Card, folder: Path, options: RenderOptions) -> 
         stem, card_png, folder / "thumbnail.jpg", options, wave=card.accent
     )
     return video, thumbnail
+
+
+def render_preview(
+    stem: Path, dest: Path, *, seconds: float = 30.0, timeout: float = 600.0
+) -> Path:
+    """Write the first seconds of the stem as an MP3 for the song's page, fading out."""
+    fade = min(3.0, seconds / 4)
+    part = dest.with_name(dest.name + ".part")
+    cmd = _ffmpeg(
+        "-loglevel", "error", *_input(stem), "-t", f"{seconds:.3f}",
+        "-af", f"afade=t=out:st={seconds - fade:.3f}:d={fade:.3f}",
+        "-c:a", "libmp3lame", "-b:a", "128k", "-ar", "44100", "-ac", "2", "-f", "mp3", str(part),
+    )  # fmt: skip
+    try:
+        _run(cmd, "Rendering the preview", timeout)
+        part.replace(dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest

@@ -417,12 +417,13 @@ def _render(publication: Publication) -> Outcome:
             video, thumbnail = render.render_all(
                 stem, card_for(song, brand), Path(tmp), render_options()
             )
+            preview = render.render_preview(stem, Path(tmp) / "preview.mp3")
         except render.RenderError as exc:
             logger.error("render of %s failed: %s\n%s", publication.pk, exc.message, exc.detail)
             return fail(publication, "render_failed", exc.message)
         body = metadata.video_body(song, brand, channel)
         names = {}
-        for key, path in (("video", video), ("thumbnail", thumbnail)):
+        for key, path in (("video", video), ("thumbnail", thumbnail), ("preview", preview)):
             target = f"{folder}/{path.name}"
             default_storage.delete(target)  # a render retried after a crash replaces its files
             with path.open("rb") as fh:
@@ -541,6 +542,11 @@ def _upload(publication: Publication, runtime: Runtime, owner: str) -> Outcome:
         return Outcome(Step.BUSY, "the publication changed meanwhile")
     logger.info("publication %s uploaded as %s", publication.pk, video_id)
     return Outcome(Step.ADVANCED, video_id)
+
+
+def preview_name(publication: Publication) -> str:
+    """Return where the song page's preview of the stem is stored."""
+    return f"youtube/renders/{publication.pk}/preview.mp3"
 
 
 def needs_finishing(publication: Publication) -> bool:
