@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "core.jobs",
+    "core.health",
     "core.brands",
     "core.web",
     "shared_separation",
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: load balancers probe by IP, which neither ALLOWED_HOSTS nor a brand knows.
+    "core.health.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything that renders a page, so an unknown host never sees a brand.
     "core.brands.middleware.BrandMiddleware",

@@ -1,0 +1,1 @@
+"""Health: is this web process able to serve (database, Redis, storage)?"""

@@ -1,0 +1,12 @@
+"""Django app configuration."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class HealthConfig(AppConfig):
+    """Configure the health app."""
+
+    name = "core.health"
+    label = "health"

@@ -1,0 +1,35 @@
+"""Answer /healthz for any host, before host and brand checks refuse a load balancer's probe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from core.health.checks import run_checks
+
+PATH = "/healthz"
+
+
+class HealthCheckMiddleware:
+    """Serve the health report: 200 when every dependency answers, 503 otherwise."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.rstrip("/") != PATH:
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+        results = run_checks()
+        healthy = all(r.ok for r in results)
+        body = {
+            "status": "ok" if healthy else "failing",
+            "checks": {
+                r.name: {"ok": r.ok, "detail": r.detail, "ms": round(r.millis, 1)} for r in results
+            },
+        }
+        response = JsonResponse(body, status=200 if healthy else 503)
+        response["Cache-Control"] = "no-store"
+        return response
