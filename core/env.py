@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -69,3 +71,61 @@ def env_path(name: str, default: Path) -> Path:
     """Return an absolute path."""
     raw = os.environ.get(name)
     return Path(raw).expanduser().resolve() if raw else default
+
+
+_SQLITE_OPTIONS = {
+    # Web and workers write concurrently: wait for locks instead of failing at once.
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL;",
+}
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "pgsql"}
+
+
+def env_database(name: str, sqlite_default: Path) -> dict[str, Any]:
+    """Return a Django DATABASES entry from a URL such as postgres://u:p@host:5432/db.
+
+    Unset: SQLite at `sqlite_default`. Query parameters of a PostgreSQL URL become connection
+    options (sslmode=require, connect_timeout=5...), except conn_max_age.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": sqlite_default,
+            "OPTIONS": dict(_SQLITE_OPTIONS),
+        }
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        path = unquote(parts.path)
+        if not path or path == "/":
+            raise ImproperlyConfigured(f"{name}: a SQLite URL needs a path (sqlite:////abs/db)")
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": Path(path),
+            "OPTIONS": dict(_SQLITE_OPTIONS),
+        }
+    if scheme not in _POSTGRES_SCHEMES:
+        raise ImproperlyConfigured(f"{name}: unsupported database scheme {parts.scheme!r}")
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise ImproperlyConfigured(f"{name}: the URL names no database")
+    options: dict[str, Any] = dict(parse_qsl(parts.query))
+    conn_max_age = options.pop("conn_max_age", "60")
+    try:
+        port = parts.port
+        max_age = int(conn_max_age)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: malformed port or conn_max_age") from None
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": database,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": unquote(parts.hostname or ""),
+        "PORT": str(port or ""),
+        "CONN_MAX_AGE": max_age,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+    }

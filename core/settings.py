@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_float, env_int, env_list, env_path, env_str
+from core.env import env_bool, env_database, env_float, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Everything the running stack writes locally (SQLite, media, model weights) lives here.
@@ -102,18 +102,8 @@ TEMPLATES = [
 ]
 
 SQLITE_PATH = env_path("SQLITE_PATH", DATA_DIR / "db.sqlite3")
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": SQLITE_PATH,
-        # Web and workers write concurrently: wait for locks instead of failing at once.
-        "OPTIONS": {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL;",
-        },
-    }
-}
+# DATABASE_URL selects PostgreSQL (postgres://user:password@host:5432/name); SQLite otherwise.
+DATABASES = {"default": env_database("DATABASE_URL", SQLITE_PATH)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
