@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -58,6 +59,17 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.slug
+
+    def clean(self) -> None:
+        """Refuse a brand that does not exist or a stem that is not the brand's."""
+        from core.brands import registry
+
+        brand = registry.get(self.brand)
+        if brand is None:
+            known = ", ".join(b.slug for b in registry.all_brands())
+            raise ValidationError({"brand": f"Unknown brand; one of: {known}."})
+        if self.stem and self.stem != brand.stem:
+            raise ValidationError({"stem": f"{brand.name} delivers the {brand.stem} stem."})
 
     @property
     def has_credentials(self) -> bool:

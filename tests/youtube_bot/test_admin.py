@@ -1,0 +1,78 @@
+"""The admin shows each song's state per channel, the reasons, the alerts and the click-throughs."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+
+from youtube_bot import services
+from youtube_bot.models import Channel, Publication
+
+
+@pytest.fixture
+def admin(admin_client: Client) -> Client:
+    """The admin on a host the brand middleware serves."""
+    admin_client.defaults["HTTP_HOST"] = "localhost"
+    return admin_client
+
+
+def test_admin_lists_show_states_reasons_and_alerts(
+    admin: Client, channels: tuple[Channel, Channel]
+) -> None:
+    vr, ae = channels
+    song = services.add_song(title="Hello", artist="Adele", source_url="https://e.com/a")
+    Publication.objects.filter(song=song, channel=vr).update(
+        status="failed", error_code="link_unavailable", error_message="The link is dead."
+    )
+    Publication.objects.filter(song=song, channel=ae).update(
+        status="uploaded", video_id="vid-ae", visits=7
+    )
+    services.block_channel(ae, "Google refused the channel's refresh token (invalid_grant).")
+
+    songs = admin.get("/admin/youtube_bot/song/").content.decode()
+    assert "vocals-remover: failed" in songs and "acapella-extractor: uploaded" in songs
+
+    pubs = admin.get("/admin/youtube_bot/publication/").content.decode()
+    assert "The link is dead." in pubs
+    assert "https://www.youtube.com/watch?v=vid-ae" in pubs
+    assert "7 click-throughs in all" in pubs
+
+    chans = admin.get("/admin/youtube_bot/channel/").content.decode()
+    assert "invalid_grant" in chans and "Needs authorization" in chans
+    assert "1//refresh" not in chans
+
+    detail = admin.get(f"/admin/youtube_bot/channel/{vr.pk}/change/").content.decode()
+    assert "stored (encrypted)" in detail and vr.refresh_token_encrypted not in detail
+
+
+def test_admin_actions_requeue_and_queue_the_catalogue(
+    admin: Client, channels: tuple[Channel, Channel]
+) -> None:
+    vr, _ae = channels
+    song = services.add_song(title="Hello", artist="Adele", source_url="https://e.com/a")
+    pub = Publication.objects.get(song=song, channel=vr)
+    Publication.objects.filter(pk=pub.pk).update(status="failed", error_message="x")
+    admin.post(
+        "/admin/youtube_bot/publication/",
+        {"action": "requeue", "_selected_action": [str(pub.pk)]},
+    )
+    pub.refresh_from_db()
+    assert pub.status == Publication.Status.QUEUED
+    new = Channel.objects.create(
+        slug="vr-two", brand="vocals-remover", stem="accompaniment", title="VR 2"
+    )
+    admin.post(
+        "/admin/youtube_bot/channel/",
+        {"action": "queue_catalogue", "_selected_action": [str(new.pk)]},
+    )
+    assert Publication.objects.filter(channel=new, song=song).exists()
+
+
+def test_a_channel_must_deliver_its_brands_stem(db: None) -> None:
+    channel = Channel(slug="x", brand="vocals-remover", stem="vocals", title="X")
+    with pytest.raises(ValidationError, match="accompaniment"):
+        channel.full_clean()
+    channel.brand = "nope"
+    with pytest.raises(ValidationError, match="Unknown brand"):
+        channel.full_clean()
