@@ -58,7 +58,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
     "core.jobs",
+    "core.accounts",
+    "core.billing",
     "core.health",
     "core.brands",
     "core.web",
@@ -78,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -153,6 +158,39 @@ LINK_TIMEOUT = env_float("LINK_TIMEOUT", 300.0, minimum=5.0)
 # "ip:port" pairs the address guard lets through although private or loopback: for the tests'
 # local sites only. Empty by default, so every private and local address is refused.
 LINK_ALLOWED_PRIVATE = env_list("LINK_ALLOWED_PRIVATE", [])
+
+# -- accounts and credits (core.accounts, core.billing) -----------------------------------------
+# One account for both sites: log in by e-mail (no usernames), confirmed before first use.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "core.accounts.adapter.BrandAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "accounts:overview"
+# Mail: printed to the console locally; SMTP (or any backend) by setting EMAIL_BACKEND.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "StemSplit <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive")
+# Credits a newly confirmed mailbox gets once (0: none); never for these throw-away domains,
+# added to the built-in list in core.accounts.emails.
+SIGNUP_GRANT_CREDITS = env_int("SIGNUP_GRANT_CREDITS", 30, minimum=0)
+DISPOSABLE_EMAIL_DOMAINS = env_list("DISPOSABLE_EMAIL_DOMAINS", [])
 
 # -- separation --------------------------------------------------------------------------------
 MODEL_ROOT = env_path("MODEL_ROOT", DATA_DIR / "models")

@@ -7,5 +7,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The account page and allauth's pages share one prefix: /account/, /account/login/, ...
+    path("account/", include("core.accounts.urls")),
+    path("account/", include("allauth.urls")),
     path("", include("core.web.urls")),
 ]

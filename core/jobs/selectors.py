@@ -78,3 +78,12 @@ def due_for_expiry(now: datetime | None = None) -> list[uuid.UUID]:
 def link_for_brand(link_id: uuid.UUID | str, brand: str) -> LinkImport | None:
     """Return a brand's link import, or None (never another brand's)."""
     return LinkImport.objects.filter(pk=link_id, brand=brand).first()
+
+
+def jobs_of_owner(owner_id: int, *, limit: int = 100) -> list[Job]:
+    """Return a user's latest jobs on every brand, newest first."""
+    return list(
+        Job.objects.select_related("separation")
+        .filter(owner_id=owner_id)
+        .order_by("-created_at")[:limit]
+    )

@@ -1,0 +1,25 @@
+"""Read-only questions about credits, for pages and the API."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+
+from core.billing.models import CreditAccount, CreditEntry
+
+
+def balance(user: User) -> int:
+    """Return the credits the user can spend now (0 before the first movement)."""
+    value = CreditAccount.objects.filter(user=user).values_list("balance", flat=True).first()
+    return value or 0
+
+
+def reserved(user: User) -> int:
+    """Return the credits held by the user's unfinished jobs."""
+    value = CreditAccount.objects.filter(user=user).values_list("reserved", flat=True).first()
+    return value or 0
+
+
+def history(user: User, *, limit: int = 100) -> QuerySet[CreditEntry]:
+    """Return the user's latest credit movements, newest first, with their jobs."""
+    return CreditEntry.objects.filter(account__user=user).select_related("job")[:limit]
