@@ -114,6 +114,11 @@ class Song(models.Model):
     def __str__(self) -> str:
         return f"{self.artist} - {self.title}"
 
+    def clean(self) -> None:
+        """Require a link or a file to take the audio from."""
+        if not self.source_url and not self.audio:
+            raise ValidationError("Give the song a link or an audio file.")
+
 
 class Publication(models.Model):
     """A song's way onto one channel: queued → fetched → separated → rendered → uploaded."""

@@ -76,3 +76,10 @@ def test_a_channel_must_deliver_its_brands_stem(db: None) -> None:
     channel.brand = "nope"
     with pytest.raises(ValidationError, match="Unknown brand"):
         channel.full_clean()
+
+
+def test_a_song_needs_a_link_or_a_file(db: None) -> None:
+    from youtube_bot.models import Song
+
+    with pytest.raises(ValidationError, match="link or an audio file"):
+        Song(title="T", artist="A", slug="a-t").full_clean()
