@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from core.billing import services as billing
 from core.celery import celery_app
 from core.jobs import deliveries, selectors
 from core.jobs.models import AudioSource, Job, LinkImport, Separation, source_upload_to
@@ -94,25 +95,47 @@ def _restore_source_file(source: AudioSource, content: File) -> None:
     source.refresh_from_db(fields=["file"])
 
 
+def _credits(sha256: str, submission: Submission) -> int:
+    """Return what the audio costs, from its probed length (this upload's or a stored one's)."""
+    duration = submission.duration
+    if duration is None:
+        duration = (
+            AudioSource.objects.filter(sha256=sha256).values_list("duration", flat=True).first()
+        )
+    if duration is None:
+        raise ValueError("the audio's length must be known to charge for it")
+    return billing.credits_for_duration(duration)
+
+
 def submit(content: File, submission: Submission, *, owner: User | None = None) -> Job:
-    """Create a job for an uploaded file, reusing any live separation of the same audio."""
+    """Create a job for an uploaded file, reusing any live separation of the same audio.
+
+    An owner pays: the job's credits are reserved first, in the same transaction, so a visitor
+    short of credits gets billing.InsufficientCredits and nothing is stored; a result that is
+    already there is charged at once. Anonymous jobs are the free tier and move no credits.
+    """
     sha256 = hash_file(content)
+    job = Job(
+        owner=owner,
+        brand=submission.brand,
+        origin=submission.origin,
+        stem=submission.stem,
+        format=submission.format,
+        original_name=submission.original_name[:255],
+    )
     with transaction.atomic():
+        if owner is not None:
+            billing.reserve(job, _credits(sha256, submission))
         source = _store_source(content, sha256, submission)
         separation, created = _live_separation(source, priority=submission.priority)
         now = timezone.now()
-        status = _job_status_for(separation)
-        job = Job.objects.create(
-            separation=separation,
-            owner=owner,
-            brand=submission.brand,
-            origin=submission.origin,
-            stem=submission.stem,
-            format=submission.format,
-            original_name=submission.original_name[:255],
-            status=status,
-            finished_at=now if status == Job.Status.SUCCEEDED else None,
-        )
+        job.separation = separation
+        job.status = _job_status_for(separation)
+        job.finished_at = now if job.status == Job.Status.SUCCEEDED else None
+        job.save(force_insert=True)
+        if owner is not None and job.status == Job.Status.SUCCEEDED:
+            # Answered at once from the stored result, and charged like a new separation.
+            billing.charge(job)
         if created:
             transaction.on_commit(lambda: enqueue(separation))
     logger.info(
@@ -301,9 +324,10 @@ def complete_separation(
         )
         if done != 1:
             return False
-        Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
-            status=Job.Status.SUCCEEDED, finished_at=now
-        )
+        active = Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES)
+        succeeded = list(active.values_list("pk", flat=True))
+        active.update(status=Job.Status.SUCCEEDED, finished_at=now)
+        billing.charge_jobs(succeeded)
         transaction.on_commit(lambda: prepare_deliveries(separation_id))
     return True
 
@@ -335,9 +359,12 @@ def fail_separation(
         )
         if failed != 1:
             return False
-        Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
+        active = Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES)
+        failed_jobs = list(active.values_list("pk", flat=True))
+        active.update(
             status=Job.Status.FAILED, error_code=code[:32], error_message=message, finished_at=now
         )
+        billing.release_jobs(failed_jobs)
     return True
 
 
@@ -349,6 +376,7 @@ def cancel_job(job_id: uuid.UUID | str) -> bool:
         if job is None or job.status not in Job.ACTIVE_STATUSES:
             return False
         Job.objects.filter(pk=job_id).update(status=Job.Status.CANCELLED, finished_at=now)
+        billing.release(job.pk)
         others = (
             Job.objects.filter(separation_id=job.separation_id, status__in=Job.ACTIVE_STATUSES)
             .exclude(pk=job_id)
@@ -422,6 +450,8 @@ def delete_job(job_id: uuid.UUID | str) -> bool:
         if job is None:
             return False
         separation = job.separation
+        if job.status in Job.ACTIVE_STATUSES:
+            billing.release(job.pk)  # its credits would otherwise stay held for good
         job.delete()
         if Job.objects.filter(separation=separation).exists():
             return True  # others still use the separation and its files
