@@ -18,10 +18,12 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from core.billing.services import InsufficientCredits
 from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.jobs import deliveries, selectors, services
@@ -148,20 +150,40 @@ def _upload(request: HttpRequest) -> HttpResponse:
         return _refuse(request, form, form.error_status())
     upload = form.cleaned_data["file"]
     assert form.media_info is not None
-    job = services.submit(
-        File(upload, name=upload.name),
-        services.Submission(
-            original_name=upload.name or "song",
-            stem=brand.stem,
-            brand=brand.slug,
-            duration=form.media_info.duration,
-        ),
-    )
+    owner = request.user if request.user.is_authenticated else None
+    try:
+        job = services.submit(
+            File(upload, name=upload.name),
+            services.Submission(
+                original_name=upload.name or "song",
+                stem=brand.stem,
+                brand=brand.slug,
+                duration=form.media_info.duration,
+            ),
+            owner=owner,  # a logged-in visitor pays in credits; anonymous ones use the free tier
+        )
+    except InsufficientCredits as exc:
+        return _payment_required(request, exc)
     ratelimit.record(client)
     url = reverse("web:job", args=[job.pk])
     if _wants_json(request):
         return JsonResponse({"redirect": url}, status=201)
     return HttpResponseRedirect(url, status=303)
+
+
+def _payment_required(request: HttpRequest, exc: InsufficientCredits) -> HttpResponse:
+    """Answer 402 with the balance: the song needs more credits than the account has."""
+    message = (
+        f"This song needs {exc.needed} credit{pluralize(exc.needed)} (one per started minute) "
+        f"and your balance is {exc.balance} credit{pluralize(exc.balance)}. Nothing was charged."
+    )
+    logger.info("upload refused (402): %s", message)
+    if _wants_json(request):
+        return JsonResponse(
+            {"error": message, "balance": exc.balance, "needed": exc.needed}, status=402
+        )
+    context = {"title": "Not enough credits", "message": message, "balance": exc.balance}
+    return render(request, "web/message.html", context, status=402)
 
 
 def _refuse_link(request: HttpRequest, form: LinkForm, status: int, message: str) -> HttpResponse:
