@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client, override_settings
+from django.test import Client
 
 from youtube_bot import metadata, services
 from youtube_bot.models import Publication, Song
-
-pytestmark = pytest.mark.usefixtures("song_urls")
-
-
-@pytest.fixture
-def song_urls() -> Iterator[None]:
-    with override_settings(ROOT_URLCONF="tests.youtube_bot.urls"):
-        yield
 
 
 def _rendered_song(
