@@ -13,6 +13,8 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
 packages=(ffmpeg redis-server ca-certificates fonts-dejavu-core)
+# The ledger's concurrency tests start a real PostgreSQL server (tests/postgres.py).
+if ((DEV)); then packages+=(postgresql); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
