@@ -16,6 +16,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.postgres import PostgresServer, wanted
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -155,3 +157,21 @@ def wait_for(predicate: object, timeout: float, interval: float = 0.25) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start a throw-away PostgreSQL server on the port the test settings chose."""
+    server = PostgresServer(int(os.environ["STEMSPLIT_TEST_PG_PORT"]))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, request: pytest.FixtureRequest
+) -> None:
+    """Start PostgreSQL before the test databases are created, if a collected test uses it."""
+    if wanted(request.session.items):
+        request.getfixturevalue("postgres_server")

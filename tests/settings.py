@@ -22,6 +22,11 @@ if "STEMSPLIT_TEST_LINK_PORT" not in os.environ:
     with socket.socket() as _sock:
         _sock.bind(("127.0.0.1", 0))
         os.environ["STEMSPLIT_TEST_LINK_PORT"] = str(_sock.getsockname()[1])
+# The port of the PostgreSQL server tests/postgres.py starts for the ledger's concurrency tests.
+if "STEMSPLIT_TEST_PG_PORT" not in os.environ:
+    with socket.socket() as _sock:
+        _sock.bind(("127.0.0.1", 0))
+        os.environ["STEMSPLIT_TEST_PG_PORT"] = str(_sock.getsockname()[1])
 os.environ["LINK_ALLOWED_PRIVATE"] = f"127.0.0.1:{os.environ['STEMSPLIT_TEST_LINK_PORT']}"
 os.environ["LINK_ALLOW_GENERIC"] = "true"
 os.environ["DATA_DIR"] = os.environ["STEMSPLIT_TEST_DATA_DIR"]
@@ -35,3 +40,13 @@ from core.settings import DATA_DIR
 # Worker processes open the same database file as the test process.
 DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A second database, created only when a collected test names it (pytest-django sets up just
+# the aliases its tests use); the server is started by tests/conftest.py before that.
+DATABASES["postgres"] = {  # noqa: F405
+    "ENGINE": "django.db.backends.postgresql",
+    "HOST": "127.0.0.1",
+    "PORT": os.environ["STEMSPLIT_TEST_PG_PORT"],
+    "NAME": "stemsplit",
+    "USER": "postgres",
+    "TEST": {"NAME": "test_stemsplit"},
+}

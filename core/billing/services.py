@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 
 from django.contrib.auth.models import User
-from django.db import router, transaction
+from django.db import transaction
 
 from core.billing.models import CreditAccount, CreditEntry
 from core.jobs.models import Job
@@ -36,11 +36,6 @@ def credits_for_duration(duration: float) -> int:
     """Return what a song costs: one credit per started minute, at least one."""
     # Rounded to the millisecond first, so float noise (180.0000001 s) starts no extra minute.
     return max(1, math.ceil(round(duration, 3) / 60))
-
-
-def _db() -> str:
-    # The database the routers pick for the ledger: transactions must be opened on it.
-    return router.db_for_write(CreditAccount)
 
 
 def _job_pk(job: JobRef) -> str:
@@ -92,7 +87,7 @@ def grant(user: User, credits: int, *, key: str, note: str = "") -> tuple[Credit
     """Give free credits once per key; return the entry and whether it is new."""
     if credits <= 0:
         raise ValueError("a grant is of at least one credit")
-    with transaction.atomic(using=_db()):
+    with transaction.atomic():
         account = _locked_account(user.pk)
         existing = _entry(key)
         if existing is not None:
@@ -112,7 +107,7 @@ def reserve(job: Job, credits: int) -> CreditEntry:
     if credits <= 0:
         raise ValueError("a reservation is of at least one credit")
     key = f"reserve:{job.pk}"
-    with transaction.atomic(using=_db()):
+    with transaction.atomic():
         account = _locked_account(job.owner_id)
         existing = _entry(key)
         if existing is not None:
@@ -137,7 +132,7 @@ def _settle(job: JobRef, kind: CreditEntry.Kind) -> CreditEntry | None:
     when the job had no reservation (an anonymous or free job).
     """
     job_id = _job_pk(job)
-    with transaction.atomic(using=_db()):
+    with transaction.atomic():
         reservation = _entry(f"reserve:{job_id}")
         if reservation is None:
             return None
