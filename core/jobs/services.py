@@ -324,12 +324,20 @@ def complete_separation(
         )
         if done != 1:
             return False
-        active = Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES)
-        succeeded = list(active.values_list("pk", flat=True))
-        active.update(status=Job.Status.SUCCEEDED, finished_at=now)
-        billing.charge_jobs(succeeded)
+        Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
+            status=Job.Status.SUCCEEDED, finished_at=now
+        )
+        # Every succeeded job of it, read after the update so none that the update reached is
+        # missed; charging is idempotent, so those charged before move nothing.
+        billing.charge_jobs(_job_ids(separation_id, Job.Status.SUCCEEDED))
         transaction.on_commit(lambda: prepare_deliveries(separation_id))
     return True
+
+
+def _job_ids(separation_id: uuid.UUID | str, status: Job.Status) -> list[uuid.UUID]:
+    return list(
+        Job.objects.filter(separation_id=separation_id, status=status).values_list("pk", flat=True)
+    )
 
 
 def prepare_deliveries(separation_id: uuid.UUID | str) -> None:
@@ -359,12 +367,10 @@ def fail_separation(
         )
         if failed != 1:
             return False
-        active = Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES)
-        failed_jobs = list(active.values_list("pk", flat=True))
-        active.update(
+        Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
             status=Job.Status.FAILED, error_code=code[:32], error_message=message, finished_at=now
         )
-        billing.release_jobs(failed_jobs)
+        billing.release_jobs(_job_ids(separation_id, Job.Status.FAILED))
     return True
 
 
