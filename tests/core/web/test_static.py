@@ -13,7 +13,7 @@ from pytest_django.fixtures import Settings
 
 pytestmark = pytest.mark.django_db
 
-SCRIPTS = ["web/upload.js", "web/job.js"]
+SCRIPTS = ["web/upload.js", "web/job.js", "web/link.js"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
