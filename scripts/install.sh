@@ -13,6 +13,8 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
 packages=(ffmpeg redis-server ca-certificates fonts-dejavu-core)
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+if ((DEV)); then packages+=(chromium); fi
 # The ledger's concurrency tests start a real PostgreSQL server (tests/postgres.py).
 if ((DEV)); then packages+=(postgresql); fi
 missing=()
