@@ -45,11 +45,12 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 SAMPLE_RATE = 44100
 DEFAULT_SIZES = (30, 180, 600, 1800)
-SYSTEMS = ("cli", "official", "engine_file", "engine_waveform")
+SYSTEMS = ("cli", "official", "engine_file", "engine_waveform", "engine_bf16")
 LABELS = {
     "cli": "official `spleeter separate` CLI (cold)",
     "official": "official `Separator.separate` (warm)",
     "engine_file": "engine `separate_file` (warm)",
+    "engine_bf16": "engine `separate_file`, bfloat16 network (warm)",
     "engine_waveform": "engine `separate_waveform` (warm)",
 }
 T = TypeVar("T")
@@ -278,19 +279,19 @@ def _worker_official(src: Path, model_root: Path, warmup_s: float, repeat: int) 
     }
 
 
-def _engine(model_root: Path) -> Any:
+def _engine(model_root: Path, *, bfloat16: bool = False) -> Any:
     from shared_separation.engine import SeparationEngine
 
-    return SeparationEngine(model_root)
+    return SeparationEngine(model_root, bfloat16=bfloat16)
 
 
 def _worker_engine_file(
-    src: Path, model_root: Path, warmup_s: float, repeat: int
+    src: Path, model_root: Path, warmup_s: float, repeat: int, *, bfloat16: bool = False
 ) -> dict[str, Any]:
     from shared_separation.engine import Output
 
     t0 = time.perf_counter()
-    engine = _engine(model_root)
+    engine = _engine(model_root, bfloat16=bfloat16)
     t1 = time.perf_counter()
     engine.separate_waveform(read_wav(src)[: int(warmup_s * SAMPLE_RATE)])
     t2 = time.perf_counter()
@@ -369,6 +370,7 @@ WORKERS: dict[str, Callable[[Path, Path, float, int], dict[str, Any]]] = {
     "official": _worker_official,
     "engine_file": _worker_engine_file,
     "engine_waveform": _worker_engine_waveform,
+    "engine_bf16": lambda *args: _worker_engine_file(*args, bfloat16=True),
 }
 
 
@@ -770,7 +772,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.skip_official:
         skipped.add("official")
     if args.skip_engine:
-        skipped |= {"engine_file", "engine_waveform"}
+        skipped |= {"engine_file", "engine_waveform", "engine_bf16"}
     systems = [s for s in systems if s not in skipped]
     only: dict[str, set[float]] = {}
     for spec in args.only:

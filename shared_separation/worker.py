@@ -33,5 +33,6 @@ def get_engine() -> SeparationEngine:
                 settings.MODEL_ROOT,
                 threads=settings.SEPARATION_THREADS or None,
                 batch_segments=settings.SEPARATION_BATCH_SEGMENTS,
+                bfloat16=settings.SEPARATION_BFLOAT16,
             )
         return _engine

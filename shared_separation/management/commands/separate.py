@@ -77,6 +77,7 @@ class Command(BaseCommand):
                 settings.MODEL_ROOT,
                 threads=settings.SEPARATION_THREADS or None,
                 batch_segments=settings.SEPARATION_BATCH_SEGMENTS,
+                bfloat16=settings.SEPARATION_BFLOAT16,
             )
         except SeparationError as exc:
             raise CommandError(exc.message) from exc

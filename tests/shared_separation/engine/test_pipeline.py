@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from shared_separation.engine import SeparationEngine
-from tests.shared_separation.audio import run_ffmpeg, synth_song
+from tests.shared_separation.audio import run_ffmpeg, sdr, synth_song
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -81,3 +81,16 @@ def test_peak_memory_stays_under_2_gb_for_a_30_minute_song(
     assert result["peak_mib"] < 2048, result
     for stem in ("vocals", "accompaniment"):
         assert (tmp_path / f"{stem}.flac").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_bfloat16_network_stays_within_30_db_of_float32(
+    engine: SeparationEngine, model_root: Path
+) -> None:
+    # On a CPU without bfloat16 support oneDNN keeps float32, and this holds trivially.
+    fast = SeparationEngine(model_root, bfloat16=True)
+    song = synth_song(60.0, seed=9)
+    exact = engine.separate_waveform(song)
+    approx = fast.separate_waveform(song)
+    for stem in engine.stems:
+        assert sdr(exact[stem], approx[stem]) >= 30.0
