@@ -198,7 +198,7 @@ MODEL_ROOT = env_path("MODEL_ROOT", DATA_DIR / "models")
 SEPARATION_MAX_DURATION = env_float("SEPARATION_MAX_DURATION", 60 * 60.0, minimum=1.0)
 # Threads for the network and FFTs in one worker process (0: all cores this process may use).
 SEPARATION_THREADS = env_int("SEPARATION_THREADS", 0, minimum=0)
-SEPARATION_BATCH_SEGMENTS = env_int("SEPARATION_BATCH_SEGMENTS", 4, minimum=1)
+SEPARATION_BATCH_SEGMENTS = env_int("SEPARATION_BATCH_SEGMENTS", 2, minimum=1)
 # Run the network in bfloat16 (oneDNN auto-mixed precision): about 1.4x faster end to end on
 # CPUs with AVX512_BF16 or AMX, about 41 dB SDR from the official output instead of about
 # 100 dB. Off by default, so that the default output equals the official one.

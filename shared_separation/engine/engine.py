@@ -61,7 +61,7 @@ class SeparationEngine:
         model_root: Path,
         *,
         threads: int | None = None,
-        batch_segments: int = 4,
+        batch_segments: int = 2,
         bfloat16: bool = False,
         overlap: bool = True,
         ffmpeg: str = "ffmpeg",

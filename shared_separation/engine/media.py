@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import re
 import shutil
 import subprocess
@@ -355,18 +356,41 @@ class Encoder:
         assert self._proc.stderr is not None
         self._drain = _StderrDrain(self._proc.stderr)
         self._drain.start()
+        # A feeder thread writes to ffmpeg, so the caller goes back to separating instead of
+        # waiting for the encoder to take each block; two pending blocks bound the memory.
+        self._pending: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._write_error: OSError | None = None
+        self._feeder = threading.Thread(target=self._feed, daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        while (data := self._pending.get()) is not None:
+            if self._write_error is not None:
+                continue  # keep taking blocks so that the caller never blocks on a dead ffmpeg
+            try:
+                stdin.write(data)
+            except OSError as exc:  # BrokenPipeError: ffmpeg has died
+                self._write_error = exc
 
     def write(self, block: np.ndarray) -> None:
-        """Send one (n, 2) block."""
-        assert self._proc.stdin is not None
-        try:
-            self._proc.stdin.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
-        except OSError as exc:  # BrokenPipeError: ffmpeg has died
-            raise self._failure() from exc
+        """Queue one (n, 2) block for ffmpeg."""
+        if self._write_error is not None:
+            raise self._failure() from self._write_error
+        self._pending.put(np.ascontiguousarray(block, dtype="<f4").tobytes())
+
+    def _stop_feeder(self) -> None:
+        if self._feeder.is_alive():
+            self._pending.put(None)
+            self._feeder.join()
 
     def finish(self) -> None:
         """Close the input, check ffmpeg's exit code, and move the file into place."""
         assert self._proc.stdin is not None
+        self._stop_feeder()
+        if self._write_error is not None:
+            raise self._failure() from self._write_error
         with contextlib.suppress(BrokenPipeError):
             self._proc.stdin.close()
         code = self._proc.wait()
@@ -385,6 +409,7 @@ class Encoder:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
+        self._stop_feeder()  # its pending writes now fail at once on the closed pipe
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()

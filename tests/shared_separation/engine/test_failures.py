@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -386,6 +387,10 @@ def test_callback_exception_passes_through_after_cleanup(
     out = tmp_path / "out"
 
     def progress(_fraction: float) -> None:
+        # Encoders are fed from their own threads: give ffmpeg a moment to open its outputs.
+        deadline = time.monotonic() + 10
+        while len(list(out.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert sorted(p.suffix for p in out.iterdir()) == [".part", ".part"]
         raise _Interrupted
 

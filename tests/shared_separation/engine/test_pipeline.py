@@ -79,6 +79,7 @@ def test_peak_memory_stays_under_2_gb_for_a_30_minute_song(
     result = _separate_in_child(src, tmp_path, model_root)
     assert abs(result["duration"] - seconds) < 0.1
     assert result["peak_mib"] < 2048, result
+
     for stem in ("vocals", "accompaniment"):
         assert (tmp_path / f"{stem}.flac").stat().st_size > 0
 
