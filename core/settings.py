@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import warnings
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_database, env_float, env_int, env_list, env_path, env_str
+
+# google-api-core announces the end of Python 3.11 support at import; TensorFlow 2.12 (Spleeter's
+# pin) keeps the project on 3.11, so the notice is known and only clutters every command.
+warnings.filterwarnings("ignore", message="You are using a Python version", category=FutureWarning)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Everything the running stack writes locally (SQLite, media, model weights) lives here.
