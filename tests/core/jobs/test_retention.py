@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
+from core.celery import celery_app
 from core.jobs import deliveries, selectors, services, tasks
 from core.jobs.models import AudioSource, Job, Separation
 from tests.factories import finished_job, stored_files
@@ -186,7 +187,7 @@ def test_a_finished_separation_queues_its_deliveries_on_the_light_queue(
 ) -> None:
     sent: list[tuple[str, list[str], str]] = []
     monkeypatch.setattr(
-        services.celery_app, "send_task", lambda name, args, queue: sent.append((name, args, queue))
+        celery_app, "send_task", lambda name, args, queue: sent.append((name, args, queue))
     )
     job = services.submit(
         ContentFile(b"song", name="a.mp3"),

@@ -1,0 +1,74 @@
+"""Every change of state of a job, a separation or a link import happens here, in a transaction.
+
+One package, one module per concern; callers use `from core.jobs import services` and the names
+re-exported below.
+"""
+
+from __future__ import annotations
+
+from core.jobs.services.lifecycle import (
+    Claim,
+    cancel_job,
+    claim_separation,
+    complete_separation,
+    fail_separation,
+    prepare_deliveries,
+    record_progress,
+)
+from core.jobs.services.links import (
+    claim_link,
+    complete_link,
+    enqueue_link,
+    fail_link,
+    submit_link,
+)
+from core.jobs.services.names import (
+    LIGHT_QUEUE,
+    LINK_TASK,
+    LINK_TASK_MARGIN,
+    PREPARE_TASK,
+    PRIORITY_QUEUE,
+    QUEUE,
+    SEPARATE_TASK,
+)
+from core.jobs.services.retention import delete_job, expire_separation
+from core.jobs.services.submission import (
+    JobUnavailable,
+    Submission,
+    derive_job,
+    enqueue,
+    hash_file,
+    submit,
+    time_limits,
+)
+
+__all__ = [
+    "LIGHT_QUEUE",
+    "LINK_TASK",
+    "LINK_TASK_MARGIN",
+    "PREPARE_TASK",
+    "PRIORITY_QUEUE",
+    "QUEUE",
+    "SEPARATE_TASK",
+    "Claim",
+    "JobUnavailable",
+    "Submission",
+    "cancel_job",
+    "claim_link",
+    "claim_separation",
+    "complete_link",
+    "complete_separation",
+    "delete_job",
+    "derive_job",
+    "enqueue",
+    "enqueue_link",
+    "expire_separation",
+    "fail_link",
+    "fail_separation",
+    "hash_file",
+    "prepare_deliveries",
+    "record_progress",
+    "submit",
+    "submit_link",
+    "time_limits",
+]

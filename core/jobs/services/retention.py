@@ -1,0 +1,94 @@
+"""Expiry and deletion of separations and jobs, with their stored files."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from core.billing import services as billing
+from core.jobs import deliveries, selectors
+from core.jobs.models import AudioSource, Job, Separation
+
+logger = logging.getLogger(__name__)
+
+
+def _delete_files(names: list[str], separations: list[uuid.UUID]) -> None:
+    """Delete stored files and the cached deliveries of separations (after the commit)."""
+    for name in names:
+        if name:
+            default_storage.delete(name)
+    for separation_id in separations:
+        deliveries.delete_folder(separation_id)
+
+
+def expire_separation(separation_id: uuid.UUID | str, *, now: datetime | None = None) -> bool:
+    """Expire a finished separation whose retention time is over, and delete its files.
+
+    Its succeeded jobs become expired (failed ones keep their reason); the upload goes too when
+    no live separation still needs it. Files are deleted once the change is committed.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        separation = (
+            Separation.objects.select_for_update()
+            .select_related("source")
+            .filter(pk=separation_id, status__in=Separation.FINISHED_STATUSES)
+            .first()
+        )
+        if separation is None:
+            return False
+        # Checked inside the transaction: a job that just attached keeps the files alive.
+        expires_at = selectors.files_expire_at(separation)
+        if expires_at is None or expires_at > now:
+            return False
+        names = [separation.vocals.name, separation.accompaniment.name]
+        Separation.objects.filter(pk=separation.pk).update(
+            status=Separation.Status.EXPIRED, vocals="", accompaniment=""
+        )
+        Job.objects.filter(separation=separation, status=Job.Status.SUCCEEDED).update(
+            status=Job.Status.EXPIRED
+        )
+        source = separation.source
+        still_needed = Separation.objects.filter(
+            source=source, status__in=Separation.LIVE_STATUSES
+        ).exists()
+        if not still_needed and source.file:
+            names.append(source.file.name)
+            AudioSource.objects.filter(pk=source.pk).update(file="")
+        ids = [separation.pk]
+        transaction.on_commit(lambda: _delete_files(names, ids))
+    logger.info("separation %s expired; its files are deleted", separation_id)
+    return True
+
+
+def delete_job(job_id: uuid.UUID | str) -> bool:
+    """Delete a job; with the last job of a separation, delete the separation and its files.
+
+    A separation still running is simply deleted: its worker then finds nothing to complete and
+    discards what it wrote. The upload goes with its last separation.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_related("separation__source").filter(pk=job_id).first()
+        if job is None:
+            return False
+        separation = job.separation
+        if job.status in Job.ACTIVE_STATUSES:
+            billing.release(job.pk)  # its credits would otherwise stay held for good
+        job.delete()
+        if Job.objects.filter(separation=separation).exists():
+            return True  # others still use the separation and its files
+        names = [separation.vocals.name, separation.accompaniment.name]
+        ids = [separation.pk]  # taken before delete(), which clears the primary key
+        source = separation.source
+        separation.delete()
+        if not Separation.objects.filter(source=source).exists():
+            names.append(source.file.name)
+            source.delete()
+        transaction.on_commit(lambda: _delete_files(names, ids))
+    logger.info("job %s deleted with its files", job_id)
+    return True
