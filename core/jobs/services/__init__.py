@@ -31,6 +31,7 @@ from core.jobs.services.names import (
     QUEUE,
     SEPARATE_TASK,
 )
+from core.jobs.services.recovery import SweepReport, sweep_stuck
 from core.jobs.services.retention import delete_job, expire_separation
 from core.jobs.services.submission import (
     JobUnavailable,
@@ -53,6 +54,7 @@ __all__ = [
     "Claim",
     "JobUnavailable",
     "Submission",
+    "SweepReport",
     "cancel_job",
     "claim_link",
     "claim_separation",
@@ -70,5 +72,6 @@ __all__ = [
     "record_progress",
     "submit",
     "submit_link",
+    "sweep_stuck",
     "time_limits",
 ]
