@@ -30,8 +30,6 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "deliveries"
 ORIGINAL = "original"
-# What can be delivered: the two stems, and the uploaded audio (to compare against).
-SOURCES = (Job.Stem.VOCALS.value, Job.Stem.ACCOMPANIMENT.value, ORIGINAL)
 FORMATS = tuple(f.value for f in Job.Format)
 CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
 PEAKS = 800  # bars drawn in the waveform; enough for a wide screen, a few kB of JSON

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from shared_separation.engine import SeparationError, media
+from shared_separation.links.fetch import too_long_message
 from shared_separation.links.guard import is_public, parse_allow
 
 MAX_URL_LENGTH = 2048
@@ -133,7 +134,7 @@ def import_link(
         _empty(dest)
         raise LinkError(
             "too_long",
-            f"That song lasts {_clock(info.duration)}, over the limit of {_clock(max_duration)}.",
+            too_long_message(info.duration, max_duration),
         )
     return ImportedAudio(
         path=path,
@@ -143,11 +144,6 @@ def import_link(
         extractor=str(result.get("extractor") or ""),
         webpage_url=str(result.get("webpage_url") or url),
     )
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def _empty(dest: Path) -> None:

@@ -106,7 +106,7 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
                 raise _Refusal("live", "Live streams cannot be separated; wait for the replay.")
             duration = info.get("duration")
             if duration is not None and duration > req["max_duration"]:
-                raise _Refusal("too_long", _too_long(duration, req["max_duration"]))
+                raise _Refusal("too_long", too_long_message(duration, req["max_duration"]))
             size = info.get("filesize") or info.get("filesize_approx")
             if size is not None and size > req["max_bytes"]:
                 raise _Refusal("too_large", "The file behind the link is larger than the limit.")
@@ -145,7 +145,8 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
         guard.uninstall()
 
 
-def _too_long(duration: float, limit: float) -> str:
+def too_long_message(duration: float, limit: float) -> str:
+    """Say that a song is over the length limit, both as m:ss."""
     return (
         f"That song lasts {int(duration) // 60}:{int(duration) % 60:02d}, over the limit of "
         f"{int(limit) // 60}:{int(limit) % 60:02d}."
