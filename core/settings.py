@@ -160,6 +160,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Limits for anonymous visitors: the upload's size (bytes) and the song's probed length (seconds).
 ANON_MAX_UPLOAD_BYTES = env_int("ANON_MAX_UPLOAD_BYTES", 100 * 1000 * 1000, minimum=1)
 ANON_MAX_DURATION = env_float("ANON_MAX_DURATION", 5 * 60.0, minimum=1.0)
+# What paying (a credit pack or the monthly plan) unlocks; see core.billing.plans.
+PAID_MAX_DURATION = env_float("PAID_MAX_DURATION", 60 * 60.0, minimum=1.0)
+PAID_MAX_UPLOAD_BYTES = env_int("PAID_MAX_UPLOAD_BYTES", 1000 * 1000 * 1000, minimum=1)
+PAID_RETENTION_DAYS = env_float("PAID_RETENTION_DAYS", 7.0, minimum=0.01)
+PAID_MAX_FILES = env_int("PAID_MAX_FILES", 10, minimum=1)
 # A refused form explains itself in the brand's page instead of Django's bare 403.
 CSRF_FAILURE_VIEW = "core.web.views.csrf_failure"
 # Songs an anonymous client may submit per hour (0: no limit), and how many reverse proxies

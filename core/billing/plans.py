@@ -1,0 +1,105 @@
+"""What each kind of visitor may do: the free tiers and the paid plan, as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+
+from core.billing.models import CreditEntry
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The limits one plan gives; pages, forms, submission and the API all read these."""
+
+    code: str
+    name: str
+    max_duration: float
+    max_upload_bytes: int
+    formats: frozenset[str]
+    priority: bool
+    retention: timedelta
+    max_files: int
+    api_access: bool
+
+    @property
+    def paid(self) -> bool:
+        """Say whether this is a paying plan."""
+        return self.code == PAID
+
+
+ANONYMOUS = "anonymous"
+FREE = "free"
+PAID = "paid"
+
+
+def anonymous_plan() -> Plan:
+    """Return the free tier of the sites for visitors without an account."""
+    return Plan(
+        code=ANONYMOUS,
+        name="Free (no account)",
+        max_duration=settings.ANON_MAX_DURATION,
+        max_upload_bytes=settings.ANON_MAX_UPLOAD_BYTES,
+        formats=frozenset({"mp3"}),
+        priority=False,
+        retention=timedelta(hours=settings.RETENTION_HOURS),
+        max_files=1,
+        api_access=False,
+    )
+
+
+def free_plan() -> Plan:
+    """Return the plan of an account that has never paid: the free tier, paid in credits."""
+    return Plan(
+        code=FREE,
+        name="Free",
+        max_duration=settings.ANON_MAX_DURATION,
+        max_upload_bytes=settings.ANON_MAX_UPLOAD_BYTES,
+        formats=frozenset({"mp3"}),
+        priority=False,
+        retention=timedelta(hours=settings.RETENTION_HOURS),
+        max_files=1,
+        api_access=False,
+    )
+
+
+def paid_plan() -> Plan:
+    """Return the plan that buying credits or subscribing unlocks."""
+    return Plan(
+        code=PAID,
+        name="Pro",
+        max_duration=settings.PAID_MAX_DURATION,
+        max_upload_bytes=settings.PAID_MAX_UPLOAD_BYTES,
+        formats=frozenset({"mp3", "wav", "flac"}),
+        priority=True,
+        retention=timedelta(days=settings.PAID_RETENTION_DAYS),
+        max_files=settings.PAID_MAX_FILES,
+        api_access=True,
+    )
+
+
+def has_paid(user: User) -> bool:
+    """Say whether the account has ever bought credits (a pack or a subscription period)."""
+    return CreditEntry.objects.filter(account__user=user, kind=CreditEntry.Kind.PURCHASE).exists()
+
+
+def plan_for(user: User | AnonymousUser | None) -> Plan:
+    """Return the plan that applies to a visitor, signed in or not."""
+    if user is None or not user.is_authenticated:
+        return anonymous_plan()
+    assert isinstance(user, User)
+    return paid_plan() if has_paid(user) else free_plan()
+
+
+def cheapest_plan_allowing(*, duration: float | None = None, fmt: str | None = None) -> Plan | None:
+    """Return the first plan, cheapest first, that allows a song's length and a format."""
+    for plan in (free_plan(), paid_plan()):
+        if duration is not None and duration > plan.max_duration:
+            continue
+        if fmt is not None and fmt not in plan.formats:
+            continue
+        return plan
+    return None
