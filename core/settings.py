@@ -8,7 +8,16 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_database, env_float, env_int, env_list, env_path, env_str
+from core.env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+)
 
 # google-api-core announces the end of Python 3.11 support at import; TensorFlow 2.12 (Spleeter's
 # pin) keeps the project on 3.11, so the notice is known and only clutters every command.
@@ -71,6 +80,10 @@ INSTALLED_APPS = [
     "core.health",
     "core.brands",
     "core.web",
+    "core.api",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "shared_separation",
     "vocals_remover",
     "acapella_extractor",
@@ -215,6 +228,21 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 SIGNUP_GRANT_CREDITS = env_int("SIGNUP_GRANT_CREDITS", 30, minimum=0)
 DISPOSABLE_EMAIL_DOMAINS = env_list("DISPOSABLE_EMAIL_DOMAINS", [])
 
+# -- payments (core.billing, Stripe) ------------------------------------------------------------
+# Without the secret key and the webhook secret, the pricing and account pages say payments are
+# off. STRIPE_API_BASE is the SDK's API address (the tests point it at local servers).
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_CURRENCY = env_str("STRIPE_CURRENCY", "eur").lower()
+# Credit packs, one-time Checkout payments: "credits:price in cents" each.
+STRIPE_CREDIT_PACKS = env_list("STRIPE_CREDIT_PACKS", ["100:500", "500:2000", "1500:5000"])
+# The monthly plan: its Stripe price (empty: not offered), the credits each paid period grants
+# and the price shown on the pricing page (cents; Stripe's price is what is charged).
+STRIPE_SUBSCRIPTION_PRICE_ID = env_str("STRIPE_SUBSCRIPTION_PRICE_ID", "")
+SUBSCRIPTION_CREDITS = env_int("SUBSCRIPTION_CREDITS", 300, minimum=1)
+SUBSCRIPTION_PRICE_CENTS = env_int("SUBSCRIPTION_PRICE_CENTS", 900, minimum=0)
+
 # -- separation --------------------------------------------------------------------------------
 MODEL_ROOT = env_path("MODEL_ROOT", DATA_DIR / "models")
 # Longest audio a job may have, checked by probing before any decoding (seconds).
@@ -222,10 +250,10 @@ SEPARATION_MAX_DURATION = env_float("SEPARATION_MAX_DURATION", 60 * 60.0, minimu
 # Threads for the network and FFTs in one worker process (0: all cores this process may use).
 SEPARATION_THREADS = env_int("SEPARATION_THREADS", 0, minimum=0)
 SEPARATION_BATCH_SEGMENTS = env_int("SEPARATION_BATCH_SEGMENTS", 2, minimum=1)
-# Run the network in bfloat16 (oneDNN auto-mixed precision): about 1.4x faster end to end on
-# CPUs with AVX512_BF16 or AMX, about 41 dB SDR from the official output instead of about
-# 100 dB. Off by default, so that the default output equals the official one.
-SEPARATION_BFLOAT16 = env_bool("SEPARATION_BFLOAT16", False)
+# Arithmetic of the network: "auto" runs it in bfloat16 (oneDNN auto-mixed precision) on CPUs
+# that compute bfloat16 natively (AVX512_BF16 or AMX), about 1.4x faster end to end and about
+# 41 dB SDR from the official output; "float32" matches the official output to about 100 dB.
+SEPARATION_PRECISION = env_choice("SEPARATION_PRECISION", "auto", ("auto", "float32", "bfloat16"))
 # A separation may run this long per audio minute, plus a fixed margin, before it is stopped.
 SEPARATION_SECONDS_PER_AUDIO_MINUTE = env_float(
     "SEPARATION_SECONDS_PER_AUDIO_MINUTE", 30.0, minimum=1.0
@@ -366,4 +394,47 @@ CELERY_TASK_ROUTES["youtube_bot.*"] = {"queue": "bot"}
 CELERY_BEAT_SCHEDULE["youtube-bot-run"] = {
     "task": "youtube_bot.run",
     "schedule": YOUTUBE_RUN_EVERY_MINUTES * 60.0,
+}
+
+# -- public API (core.api; docs/api.md) ----------------------------------------------------------
+# Requests one API key may make per minute (0: no limit), counted in Redis.
+API_REQUESTS_PER_MINUTE = env_int("API_REQUESTS_PER_MINUTE", 120, minimum=0)
+# Callbacks: seconds one delivery may take, how many times a failed one is tried again (with
+# doubling waits from the base delay), and "ip:port" pairs the address guard lets through
+# although private or loopback (for the tests' local receiver only: empty by default).
+API_CALLBACK_TIMEOUT = env_float("API_CALLBACK_TIMEOUT", 10.0, minimum=1.0)
+API_CALLBACK_MAX_RETRIES = env_int("API_CALLBACK_MAX_RETRIES", 8, minimum=0)
+API_CALLBACK_RETRY_DELAY = env_float("API_CALLBACK_RETRY_DELAY", 10.0, minimum=0.0)
+API_CALLBACK_ALLOWED_PRIVATE = env_list("API_CALLBACK_ALLOWED_PRIVATE", [])
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 20, minimum=1)
+REST_FRAMEWORK = {
+    # Keys only: no session or basic authentication, so a browser's cookie never counts.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["core.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.HasApiAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.KeyRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.views.Pagination",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "StemSplit API",
+    "DESCRIPTION": "Separate songs into vocals and accompaniment. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # The docs page loads Swagger UI from this site's static files, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "core.api.serializers.STATUSES",
+    },
 }

@@ -8,6 +8,7 @@ import threading
 from django.conf import settings
 
 from shared_separation.engine import SeparationEngine, media, model_store
+from shared_separation.engine.network import use_bfloat16
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +29,17 @@ def get_engine() -> SeparationEngine:
     global _engine
     with _lock:
         if _engine is None:
-            logger.info("loading the separation engine from %s", settings.MODEL_ROOT)
+            bfloat16 = use_bfloat16(settings.SEPARATION_PRECISION)
+            logger.info(
+                "loading the separation engine from %s (%s network, precision setting %s)",
+                settings.MODEL_ROOT,
+                "bfloat16" if bfloat16 else "float32",
+                settings.SEPARATION_PRECISION,
+            )
             _engine = SeparationEngine(
                 settings.MODEL_ROOT,
                 threads=settings.SEPARATION_THREADS or None,
                 batch_segments=settings.SEPARATION_BATCH_SEGMENTS,
-                bfloat16=settings.SEPARATION_BFLOAT16,
+                bfloat16=bfloat16,
             )
         return _engine

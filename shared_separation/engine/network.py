@@ -12,6 +12,31 @@ from .errors import ErrorCode, SeparationError
 INPUT_TENSOR = "strided_slice_3:0"
 OUTPUT_TENSORS = ("vocals_spectrogram/mul:0", "accompaniment_spectrogram/mul:0")
 STEMS = ("vocals", "accompaniment")
+PRECISIONS = ("auto", "float32", "bfloat16")
+# CPU flags (as Linux names them) of native bfloat16 arithmetic, which oneDNN uses for the convs.
+BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Say whether this CPU computes bfloat16 natively; without it bfloat16 is only slower."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return not BFLOAT16_FLAGS.isdisjoint(value.split())
+    return False
+
+
+def use_bfloat16(precision: str, *, cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Resolve a precision setting (auto, float32, bfloat16) for this CPU."""
+    if precision == "auto":
+        return cpu_has_bfloat16(cpuinfo)
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    return precision == "bfloat16"
 
 
 class SpleeterNetwork:

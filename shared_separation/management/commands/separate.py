@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from shared_separation.engine import AudioFormat, Output, SeparationEngine, SeparationError
+from shared_separation.engine.network import use_bfloat16
 
 STEM_CHOICES: dict[str, tuple[str, ...]] = {
     "vocals": ("vocals",),
@@ -77,7 +78,7 @@ class Command(BaseCommand):
                 settings.MODEL_ROOT,
                 threads=settings.SEPARATION_THREADS or None,
                 batch_segments=settings.SEPARATION_BATCH_SEGMENTS,
-                bfloat16=settings.SEPARATION_BFLOAT16,
+                bfloat16=use_bfloat16(settings.SEPARATION_PRECISION),
             )
         except SeparationError as exc:
             raise CommandError(exc.message) from exc
