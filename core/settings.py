@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "core.web",
     "core.api",
     "rest_framework",
+    "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "shared_separation",

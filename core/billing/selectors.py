@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from core.billing.models import CreditAccount, CreditEntry
 
@@ -23,3 +25,13 @@ def reserved(user: User) -> int:
 def history(user: User, *, limit: int = 100) -> QuerySet[CreditEntry]:
     """Return the user's latest credit movements, newest first, with their jobs."""
     return CreditEntry.objects.filter(account__user=user).select_related("job")[:limit]
+
+
+def job_credits(job_id: uuid.UUID | str) -> tuple[int, int]:
+    """Return (held, charged): credits a job still holds and credits it was charged."""
+    entries = CreditEntry.objects.filter(job_id=job_id)
+    held = entries.aggregate(total=Sum("reserved_change"))["total"] or 0
+    charged = entries.filter(kind=CreditEntry.Kind.CHARGE).aggregate(
+        total=Sum("reserved_change")
+    )["total"]
+    return held, -(charged or 0)

@@ -33,6 +33,21 @@ return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
 """
 
 
+# Count one request if the window has room (0), else the seconds until it has: check and count
+# in one step, for limits that count every request (the API's, per key).
+_TAKE = """
+local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('EXPIRE', key, math.ceil(window))
+  return 0
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
+"""
+
+
 @cache
 def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
@@ -93,3 +108,26 @@ def record(client: str) -> None:
         pipe.execute()
     except redis.RedisError:
         logger.warning("rate limit unavailable: submission not counted", exc_info=True)
+
+
+def take(bucket: str, *, limit: int, window: int) -> int:
+    """Count one request in `bucket` if fewer than `limit` were made in `window` seconds.
+
+    Return 0 when counted, else the seconds until the oldest counted request leaves the window.
+    """
+    if limit <= 0:
+        return 0
+    try:
+        wait = _redis().eval(
+            _TAKE,
+            1,
+            f"ratelimit:{bucket}",
+            str(time.time()),
+            str(window),
+            str(limit),
+            uuid.uuid4().hex,
+        )
+    except redis.RedisError:
+        logger.warning("rate limit unavailable: Redis did not answer", exc_info=True)
+        return 0
+    return int(cast(int, wait))
