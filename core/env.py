@@ -140,3 +140,60 @@ def env_database(name: str, sqlite_default: Path) -> dict[str, Any]:
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": options,
     }
+
+
+_STATIC_STORAGE = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+
+def _optional(name: str) -> str | None:
+    """Return the variable, or None when unset or blank (the library's own default applies)."""
+    return os.environ.get(name, "").strip() or None
+
+
+def env_storages(media_root: Path, *, url_expiry: int) -> dict[str, dict[str, Any]]:
+    """Return Django's STORAGES: the local folder, or an S3 bucket with STORAGE_BACKEND=s3.
+
+    Setting AWS_STORAGE_BUCKET_NAME alone selects S3 too. Keys, region and endpoint come from
+    the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_S3_REGION_NAME,
+    AWS_S3_ENDPOINT_URL for an S3-compatible server); unset keys leave boto3's own chain (an
+    instance role, ~/.aws) to find them. Signed URLs live `url_expiry` seconds.
+    """
+    bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME", "").strip()
+    backend = os.environ.get("STORAGE_BACKEND", "").strip().lower() or ("s3" if bucket else "local")
+    if backend == "local":
+        return {
+            "default": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": media_root},
+            },
+            "staticfiles": dict(_STATIC_STORAGE),
+        }
+    if backend != "s3":
+        raise ImproperlyConfigured(f"STORAGE_BACKEND must be local or s3, not {backend!r}")
+    if not bucket:
+        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME")
+    style = _optional("AWS_S3_ADDRESSING_STYLE")
+    if style not in (None, "auto", "path", "virtual"):
+        raise ImproperlyConfigured(
+            f"AWS_S3_ADDRESSING_STYLE must be auto, path or virtual: {style}"
+        )
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "endpoint_url": _optional("AWS_S3_ENDPOINT_URL"),
+        "region_name": _optional("AWS_S3_REGION_NAME"),
+        "access_key": _optional("AWS_ACCESS_KEY_ID"),
+        "secret_key": _optional("AWS_SECRET_ACCESS_KEY"),
+        "addressing_style": style,
+        "location": os.environ.get("AWS_LOCATION", "").strip().strip("/"),
+        "signature_version": "s3v4",
+        # Private objects: every download is a presigned URL that expires.
+        "default_acl": None,
+        "querystring_auth": True,
+        "querystring_expire": url_expiry,
+        # Like the local folder: a name taken gets another, so "stored first wins" holds.
+        "file_overwrite": False,
+    }
+    return {
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+        "staticfiles": dict(_STATIC_STORAGE),
+    }

@@ -16,6 +16,7 @@ from core.env import (
     env_int,
     env_list,
     env_path,
+    env_storages,
     env_str,
 )
 
@@ -159,14 +160,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static")
 MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
-# Every file goes through the storage API, so an S3 bucket is one setting away.
-STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT},
-    },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# How long a signed download URL (an S3 presigned URL) stays valid, in seconds.
+DOWNLOAD_URL_EXPIRY = env_int("DOWNLOAD_URL_EXPIRY", 600, minimum=10)
+# Every file goes through the storage API: the local folder by default, an S3 bucket with
+# STORAGE_BACKEND=s3 (or AWS_STORAGE_BUCKET_NAME set); see core.env.env_storages, docs/deploy.md.
+STORAGES = env_storages(MEDIA_ROOT, url_expiry=DOWNLOAD_URL_EXPIRY)
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
