@@ -141,6 +141,9 @@ class Job(models.Model):
     derived_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived"
     )
+    # How long the files stay after this job's last use, by its owner's plan when submitted
+    # (core.billing.plans); empty: RETENTION_HOURS, the free tier's.
+    retention = models.DurationField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
