@@ -78,7 +78,7 @@ class ApiJob(models.Model):
         max_length=16, choices=Callback.choices, default=Callback.NONE, blank=True
     )
     callback_attempts = models.PositiveIntegerField(default=0)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
     # SHA-256 of what was asked (fields and the file's hash): a reused key must match it.
     request_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,7 +88,7 @@ class ApiJob(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "idempotency_key"],
-                condition=Q(idempotency_key__isnull=False),
+                condition=~Q(idempotency_key=""),
                 name="one_api_job_per_idempotency_key",
             )
         ]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.billing import services as billing
 from core.celery import celery_app
+from core.jobs import signals
 from core.jobs.models import Job, Separation
 from core.jobs.services.names import (
     LIGHT_QUEUE,
@@ -112,8 +113,10 @@ def complete_separation(
         )
         # Every succeeded job of it, read after the update so none that the update reached is
         # missed; charging is idempotent, so those charged before move nothing.
-        billing.charge_jobs(_job_ids(separation_id, Job.Status.SUCCEEDED))
+        succeeded = _job_ids(separation_id, Job.Status.SUCCEEDED)
+        billing.charge_jobs(succeeded)
         transaction.on_commit(lambda: prepare_deliveries(separation_id))
+        transaction.on_commit(lambda: _announce(succeeded))
     return True
 
 
@@ -153,8 +156,16 @@ def fail_separation(
         Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
             status=Job.Status.FAILED, error_code=code[:32], error_message=message, finished_at=now
         )
-        billing.release_jobs(_job_ids(separation_id, Job.Status.FAILED))
+        failed_jobs = _job_ids(separation_id, Job.Status.FAILED)
+        billing.release_jobs(failed_jobs)
+        transaction.on_commit(lambda: _announce(failed_jobs))
     return True
+
+
+def _announce(job_ids: list[uuid.UUID]) -> None:
+    """Tell receivers (the API's callbacks) which jobs just finished; never fail the caller."""
+    if job_ids:
+        signals.jobs_finished.send_robust(sender=Job, job_ids=job_ids)
 
 
 def cancel_job(job_id: uuid.UUID | str) -> bool:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.celery import celery_app
+from core.jobs import signals
 from core.jobs.models import Job, LinkImport
 from core.jobs.services.names import (
     LIGHT_QUEUE,
@@ -72,7 +73,16 @@ def complete_link(link_id: uuid.UUID | str, job: Job) -> bool:
     done = LinkImport.objects.filter(pk=link_id, status=LinkImport.Status.FETCHING).update(
         status=LinkImport.Status.SUCCEEDED, job=job, finished_at=timezone.now()
     )
+    if done == 1:
+        _announce(link_id)
     return done == 1
+
+
+def _announce(link_id: uuid.UUID | str) -> None:
+    """Tell receivers (the API's callbacks) that a link import finished, once committed."""
+    transaction.on_commit(
+        lambda: signals.link_finished.send_robust(sender=LinkImport, link_id=link_id)
+    )
 
 
 def fail_link(link_id: uuid.UUID | str, *, code: str, message: str) -> bool:
@@ -83,4 +93,6 @@ def fail_link(link_id: uuid.UUID | str, *, code: str, message: str) -> bool:
         error_message=message,
         finished_at=timezone.now(),
     )
+    if failed == 1:
+        _announce(link_id)
     return failed == 1

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.billing import services as billing
 from core.celery import celery_app
+from core.jobs import signals
 from core.jobs.models import AudioSource, Job, Separation, source_upload_to
 from core.jobs.services.names import (
     PRIORITY_QUEUE,
@@ -126,6 +127,11 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         if owner is not None and job.status == Job.Status.SUCCEEDED:
             # Answered at once from the stored result, and charged like a new separation.
             billing.charge(job)
+        if job.status == Job.Status.SUCCEEDED:
+            finished = [job.pk]
+            transaction.on_commit(
+                lambda: signals.jobs_finished.send_robust(sender=Job, job_ids=finished)
+            )
         if created:
             transaction.on_commit(lambda: enqueue(separation))
     logger.info(
