@@ -96,6 +96,8 @@ MIDDLEWARE = [
     # First: load balancers probe by IP, which neither ALLOWED_HOSTS nor a brand knows.
     "core.health.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside the brand check, so that even the unknown-host page carries the policy.
+    "core.web.csp.ContentSecurityPolicyMiddleware",
     # Before anything that renders a page, so an unknown host never sees a brand.
     "core.brands.middleware.BrandMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,6 +108,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# -- Content-Security-Policy (core.web.csp): 'self' only, never 'unsafe-inline' -------------
+# Origins that may serve media and images besides this site (an S3 bucket's signed URLs).
+CSP_MEDIA_SOURCES = env_list("CSP_MEDIA_SOURCES", [])
+# Where forms may lead, redirects included: Stripe's Checkout and billing portal.
+CSP_FORM_ACTION_SOURCES = env_list(
+    "CSP_FORM_ACTION_SOURCES", ["https://checkout.stripe.com", "https://billing.stripe.com"]
+)
 
 # -- HTTPS and cookies: on whenever DEBUG is off (production), each overridable -------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

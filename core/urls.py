@@ -5,11 +5,18 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from core.brands.views import palette_css
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The public API, the same on both hosts (docs/api.md).
+    path("api/v1/", include("core.api.urls")),
+    path("account/api-keys/", include("core.api.account_urls")),
+    path("brand.css", palette_css, name="brand_palette"),
     # The account page and allauth's pages share one prefix: /account/, /account/login/, ...
     path("account/", include("core.accounts.urls")),
     path("account/", include("allauth.urls")),
+    path("", include("core.billing.urls")),
     path("", include("core.web.urls")),
     path("", include("youtube_bot.urls")),
 ]

@@ -6,16 +6,18 @@ from django.http import HttpRequest
 
 from core.brands import registry
 from core.brands.links import brand_url
+from core.brands.views import palette_version
 
 
 def brand(request: HttpRequest) -> dict[str, object]:
-    """Return `brand`, `other_brand` and `other_brand_url`; empty where no brand was chosen."""
+    """Return the brand, its palette's version and the other brand; empty without a brand."""
     current = getattr(request, "brand", None)
     if current is None:
         return {}
     other = registry.other_brand(current)
     return {
         "brand": current,
+        "palette_version": palette_version(current),
         "other_brand": other,
         "other_brand_url": brand_url(request, other) if other else "",
     }

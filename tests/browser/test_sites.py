@@ -133,6 +133,14 @@ def _tab_to(page: Any, element_id: str, limit: int = 12) -> None:
     pytest.fail(f"Tab never reached #{element_id}")
 
 
+def _wait_until(page: Any, expression: str, timeout: float) -> None:
+    """Poll an expression from outside the page: the CSP forbids page.wait_for_function's eval."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(100)
+
+
 def _wait_for_result(page: Any, timeout: float) -> tuple[list[str], set[float], int]:
     """Follow the job page, by itself, to its result; return states, bar values and reloads."""
     states: list[str] = []
@@ -176,8 +184,16 @@ def test_upload_play_and_download_the_brands_stem(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The Content-Security-Policy forbids inline code: anything it blocks is a broken page.
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     try:
         page.goto(f"{base}/")
+        # The brand's palette arrives as a stylesheet, allowed by the policy.
+        primary = "getComputedStyle(document.documentElement).getPropertyValue('--primary')"
+        assert page.evaluate(primary).strip().startswith("#")
         assert page.locator("body").get_attribute("class") == f"brand-{brand}"
         _no_horizontal_scroll(page)
         assert page.evaluate(UNLABELLED) == []
@@ -215,9 +231,7 @@ def test_upload_play_and_download_the_brands_stem(
         page.keyboard.press("Space")
         if page.evaluate("document.getElementById('result-audio').paused"):
             audio.evaluate("a => a.play()")
-        page.wait_for_function(
-            "document.getElementById('result-audio').currentTime > 0.5", timeout=15_000
-        )
+        _wait_until(page, "document.getElementById('result-audio').currentTime > 0.5", 15.0)
         assert page.evaluate("document.getElementById('result-audio').paused") is False
         audio.evaluate("a => { a.pause(); a.currentTime = 0; }")
         page.wait_for_timeout(300)  # the waveform redraws at the start
