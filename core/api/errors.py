@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = str(exc.auth_header)  # type: ignore[attr-defined]
+        headers["WWW-Authenticate"] = str(exc.auth_header)
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         headers["Retry-After"] = str(max(1, int(exc.wait)))
     if isinstance(exc, ApiError):
@@ -87,5 +86,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         payload = body(code, message, **extra)
     if exc.status_code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         logger.error("API error %s: %s", exc.status_code, payload)
+    # Imported here: DRF loads this module (through the permission class) while importing views.
+    from rest_framework.views import set_rollback
+
     set_rollback()
     return Response(payload, status=exc.status_code, headers=headers)

@@ -32,5 +32,5 @@ class HasApiAccess(permissions.BasePermission):
                 plan=plan.code,
                 required_plan=paid.code,
             )
-        request.plan = plan  # type: ignore[attr-defined]
+        request.plan = plan
         return True

@@ -1,0 +1,51 @@
+"""Routes of /api/v1/, the same on both hosts."""
+
+from __future__ import annotations
+
+from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.api import views
+
+
+class _Choice:
+    regex = ""
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class StemConverter(_Choice):
+    """vocals or accompaniment."""
+
+    regex = "vocals|accompaniment"
+
+
+class FormatConverter(_Choice):
+    """mp3, wav or flac."""
+
+    regex = "mp3|wav|flac"
+
+
+register_converter(StemConverter, "stem")
+register_converter(FormatConverter, "fmt")
+
+app_name = "api"
+
+urlpatterns = [
+    path("separations", views.SeparationList.as_view(), name="separations"),
+    path("separations/<uuid:pk>", views.SeparationDetail.as_view(), name="separation"),
+    path("separations/<uuid:pk>/cancel", views.SeparationCancel.as_view(), name="cancel"),
+    path(
+        "separations/<uuid:pk>/<stem:stem>.<fmt:fmt>",
+        views.SeparationDownload.as_view(),
+        name="download",
+    ),
+    path("account", views.AccountView.as_view(), name="account"),
+    path("account/ledger", views.LedgerView.as_view(), name="ledger"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
