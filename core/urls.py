@@ -6,8 +6,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from core.brands.views import palette_css
+from core.health.views import operations
 
 urlpatterns = [
+    # Before admin.site.urls, whose catch-all would answer 404 for it.
+    path("admin/operations/", admin.site.admin_view(operations), name="operations"),
     path("admin/", admin.site.urls),
     # The public API, the same on both hosts (docs/api.md).
     path("api/v1/", include("core.api.urls")),
@@ -20,3 +23,6 @@ urlpatterns = [
     path("", include("core.web.urls")),
     path("", include("youtube_bot.urls")),
 ]
+
+# allauth answers throttled logins, sign-ups and resets through this (see core.accounts).
+handler429 = "core.accounts.throttling.too_many_requests"

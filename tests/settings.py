@@ -40,6 +40,8 @@ from core.settings import DATA_DIR
 # Worker processes open the same database file as the test process.
 DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Most tests run without a redis-server; the login throttling tests switch back to Redis.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # A second database, created only when a collected test names it (pytest-django sets up just
 # the aliases its tests use); the server is started by tests/conftest.py before that.
 DATABASES["postgres"] = {  # noqa: F405
