@@ -7,8 +7,11 @@ from django.urls import include, path
 
 from core.brands.views import palette_css
 from core.health.views import operations
+from core.health.views import operations
 
 urlpatterns = [
+    # Before admin.site.urls, whose catch-all would answer 404 for it.
+    path("admin/operations/", admin.site.admin_view(operations), name="operations"),
     # Before admin.site.urls, whose catch-all would answer 404 for it.
     path("admin/operations/", admin.site.admin_view(operations), name="operations"),
     path("admin/", admin.site.urls),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -12,7 +13,9 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from core.health.transient import is_transient
 from core.jobs import services
+from core.jobs.models import Separation
 from shared_separation.engine import ErrorCode, Output, SeparationError
 from shared_separation.worker import get_engine
 
@@ -55,7 +58,22 @@ def run_separation(separation_id: uuid.UUID | str, worker: str) -> str:
         logger.info("separation %s not claimed: %s", separation_id, claim)
         return str(claim)
     attempt = separation.attempts
-    engine = get_engine()
+    try:
+        return _run_claimed(separation, attempt)
+    except Exception as exc:
+        if is_transient(exc):
+            # The database or the bucket is unreachable: give the work back to the queue, so
+            # the retry (or another worker) starts at once; if even that fails, the sweep
+            # finds the silent heartbeat later. Either way the job is not lost.
+            logger.warning("separation %s: a service is unreachable: %s", separation_id, exc)
+            with contextlib.suppress(Exception):
+                services.release_separation(separation_id, attempt=attempt)
+        raise
+
+
+def _run_claimed(separation: Separation, attempt: int) -> str:
+    """Fetch the input, separate it and store the stems, as the attempt `attempt`."""
+    separation_id = separation.pk
     reporter = _ProgressReporter(separation_id, attempt)
     with tempfile.TemporaryDirectory(prefix="separation-") as tmp:
         folder = Path(tmp)
@@ -63,6 +81,7 @@ def run_separation(separation_id: uuid.UUID | str, worker: str) -> str:
         with separation.source.file.open("rb") as stored, src.open("wb") as local:
             for chunk in stored.chunks():
                 local.write(chunk)
+        engine = get_engine()
         outputs = {stem: Output.lossless(folder / f"{stem}.flac") for stem in engine.stems}
         try:
             engine.separate_file(

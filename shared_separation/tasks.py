@@ -13,12 +13,18 @@ from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 from django.core.files import File
 
+from core.billing import plans
+from core.billing.services import InsufficientCredits
+from core.health.transient import is_transient
 from core.jobs import services
 from shared_separation import runner, worker
 from shared_separation.engine import SeparationError
 from shared_separation.links import LinkError, import_link
 
 logger = logging.getLogger(__name__)
+
+# How long a separation waits before trying again when a shared service was unreachable.
+SERVICE_RETRY_S = 15
 
 
 @worker_init.connect
@@ -69,7 +75,13 @@ def separate(self: Any, separation_id: str) -> str:
             message="The separation took longer than allowed for a song of this length.",
         )
         return "timeout"
-    except Exception:
+    except Exception as exc:
+        if is_transient(exc):
+            # The database, Redis or the bucket is unreachable: not the job's fault, try again.
+            logger.warning(
+                "separation %s: a service is unreachable, retrying: %s", separation_id, exc
+            )
+            raise self.retry(countdown=SERVICE_RETRY_S, exc=exc) from exc
         logger.exception("separation %s stopped on an unexpected error", separation_id)
         services.fail_separation(
             separation_id,
@@ -87,14 +99,16 @@ def import_link_task(link_id: str) -> str:
     link = services.claim_link(link_id)
     if link is None:
         return "gone"  # already taken (a redelivered message) or finished
+    # The owner's plan when the link is fetched sets the longest song it may bring.
+    plan = plans.plan_for(link.owner)
     try:
         # The download lives only as long as this task: stored by submit(), or deleted.
         with tempfile.TemporaryDirectory(prefix="link-") as tmp:
             audio = import_link(
                 link.url,
                 Path(tmp) / "download",
-                max_duration=settings.ANON_MAX_DURATION,
-                max_bytes=settings.LINK_MAX_BYTES,
+                max_duration=plan.max_duration,
+                max_bytes=max(settings.LINK_MAX_BYTES, plan.max_upload_bytes),
                 allow_generic=settings.LINK_ALLOW_GENERIC,
                 allow=settings.LINK_ALLOWED_PRIVATE,
                 socket_timeout=settings.LINK_SOCKET_TIMEOUT,
@@ -114,6 +128,13 @@ def import_link_task(link_id: str) -> str:
                     ),
                     owner=link.owner,
                 )
+    except InsufficientCredits as exc:
+        message = (
+            f"This song needs {exc.needed} credits and your balance is {exc.balance}. "
+            "Nothing was charged."
+        )
+        services.fail_link(link_id, code="no_credits", message=message)
+        return "no_credits"
     except LinkError as exc:
         services.fail_link(link_id, code=exc.code, message=exc.message)
         logger.info("link %s failed: %s (%s)", link_id, exc.message, exc.code)

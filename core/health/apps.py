@@ -10,3 +10,7 @@ class HealthConfig(AppConfig):
 
     name = "core.health"
     label = "health"
+
+    def ready(self) -> None:
+        """Connect the worker heartbeat to Celery's worker signals."""
+        from core.health import heartbeat  # noqa: F401

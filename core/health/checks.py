@@ -1,17 +1,22 @@
-"""Probe the services a web process depends on, each with a short timeout."""
+"""Probe the services a process depends on (database, Redis, storage), each with a short timeout."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
+
+from core import storage
 
 TIMEOUT_S = 3.0
 
@@ -24,6 +29,11 @@ class CheckResult:
     ok: bool
     detail: str
     millis: float
+
+
+def _web() -> str:
+    # Answering at all is the web check; the name tells a load balancer's operator which one.
+    return f"{socket.gethostname()} pid {os.getpid()}"
 
 
 def _database() -> str:
@@ -53,20 +63,39 @@ def _storage() -> str:
                 raise OSError("storage returned other bytes than were written")
     finally:
         default_storage.delete(name)
-    return type(default_storage._wrapped).__name__  # type: ignore[attr-defined]
+    return type(storage.default()).__name__
 
 
 CHECKS: dict[str, Callable[[], str]] = {
+    "web": _web,
     "database": _database,
     "redis": _redis,
     "storage": _storage,
 }
 
 
-def run_checks() -> list[CheckResult]:
-    """Run every check, catching each failure into its result."""
+def target(name: str) -> str:
+    """Return what a check reaches, for messages that must name it (no password)."""
+    if name == "web":
+        return "this process"
+    if name == "database":
+        db = connection.settings_dict
+        where = f" at {db['HOST']}:{db['PORT']}" if db.get("HOST") else ""
+        return f"{connection.vendor} database {str(db['NAME'])!r}{where}"
+    if name == "redis":
+        url = urlsplit(settings.REDIS_URL)
+        return f"Redis at {url.hostname}:{url.port or 6379}{url.path}"
+    if name == "storage":
+        return storage.describe()
+    raise KeyError(name)
+
+
+def run_checks(names: Iterable[str] | None = None) -> list[CheckResult]:
+    """Run every check (or the named ones), catching each failure into its result."""
     results = []
     for name, check in CHECKS.items():
+        if names is not None and name not in names:
+            continue
         started = time.perf_counter()
         try:
             detail, ok = check(), True

@@ -1,4 +1,8 @@
-"""Answer /healthz for any host, before host and brand checks refuse a load balancer's probe."""
+"""Answer /healthz and /metrics for any host, before host and brand checks refuse a probe.
+
+Load balancers and Prometheus reach a process by its address, which neither ALLOWED_HOSTS
+nor a brand knows; /metrics guards itself (a bearer token or allowed networks).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,26 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core.health import metrics
 from core.health.checks import run_checks
 
 PATH = "/healthz"
 
 
 class HealthCheckMiddleware:
-    """Serve the health report: 200 when every dependency answers, 503 otherwise."""
+    """Serve the health report (200 when every dependency answers, 503 otherwise) and metrics."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.rstrip("/") != PATH:
+        path = request.path_info.rstrip("/")
+        if path not in (PATH, metrics.PATH):
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
             return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+        if path == metrics.PATH:
+            return metrics.metrics_view(request)
         results = run_checks()
         healthy = all(r.ok for r in results)
         body = {

@@ -1,4 +1,8 @@
-"""Serve stored files with HTTP Range support, so players can seek and downloads resume."""
+"""Serve stored files with HTTP Range support, so players can seek and downloads resume.
+
+A storage that signs its own URLs (an S3 bucket) serves the bytes itself: the visitor is sent
+there with a short-lived signed URL, and no web process carries the file.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,16 @@ from collections.abc import Iterator
 
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.utils.http import content_disposition_header
+
+from core import storage
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -21,7 +33,18 @@ def serve(
     filename: str | None = None,
     as_attachment: bool = False,
 ) -> HttpResponseBase:
-    """Return the stored file `name`, whole or the single byte range asked for."""
+    """Return the stored file `name`, whole or the single byte range asked for.
+
+    Or a redirect to the storage's own signed URL, when it has them.
+    """
+    url = storage.signed_url(
+        name, content_type=content_type, filename=filename, as_attachment=as_attachment
+    )
+    if url is not None:
+        redirect = HttpResponseRedirect(url)
+        # The signed URL expires: a cached redirect would outlive it.
+        redirect["Cache-Control"] = "private, no-store"
+        return redirect
     size = default_storage.size(name)
     fh = default_storage.open(name, "rb")
     status = 200

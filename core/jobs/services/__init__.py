@@ -14,6 +14,7 @@ from core.jobs.services.lifecycle import (
     fail_separation,
     prepare_deliveries,
     record_progress,
+    release_separation,
 )
 from core.jobs.services.links import (
     claim_link,
@@ -70,6 +71,7 @@ __all__ = [
     "hash_file",
     "prepare_deliveries",
     "record_progress",
+    "release_separation",
     "submit",
     "submit_link",
     "sweep_stuck",

@@ -82,6 +82,32 @@ def record_progress(
     return updated == 1
 
 
+def release_separation(separation_id: uuid.UUID | str, *, attempt: int) -> bool:
+    """Give a running separation back to the queue (a service it needs was unreachable).
+
+    Its jobs wait again; the next claim starts a new attempt at once, without waiting for the
+    heartbeat to go stale.
+    """
+    with transaction.atomic():
+        released = (
+            _current(separation_id, attempt)
+            .filter(status=Separation.Status.RUNNING)
+            .update(
+                status=Separation.Status.QUEUED,
+                worker="",
+                progress=0.0,
+                started_at=None,
+                # For a queued separation: when it was last sent (the requeue sweep reads it).
+                heartbeat_at=timezone.now(),
+            )
+        )
+        if released == 1:
+            Job.objects.filter(separation_id=separation_id, status=Job.Status.RUNNING).update(
+                status=Job.Status.QUEUED
+            )
+    return released == 1
+
+
 def complete_separation(
     separation_id: uuid.UUID | str,
     *,

@@ -25,6 +25,7 @@ def test_healthy_on_any_host(redis_server: str, client: Client) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert {name for name, c in body["checks"].items() if c["ok"]} == {
+        "web",
         "database",
         "redis",
         "storage",

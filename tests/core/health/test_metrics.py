@@ -1,0 +1,143 @@
+"""/metrics and the admin's operations page: queues, jobs per state, workers and their speed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+from pytest_django.fixtures import Settings
+
+from core.health import heartbeat
+from core.jobs.models import Separation
+from tests.conftest import start_worker, wait_for
+from tests.factories import finished_job
+
+pytestmark = pytest.mark.django_db
+
+
+def _samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
+
+
+@pytest.fixture
+def pool(redis_server: str, tmp_path: Path, settings: Settings) -> Separation:
+    """A separation done by 'gpu-1@host' in 1.5 s for 3 s of audio, two messages waiting."""
+    settings.ANON_SUBMISSIONS_PER_HOUR = 0
+    conn = heartbeat.client()
+    conn.flushdb()
+    job = finished_job(tmp_path, seed=21)
+    now = timezone.now()
+    Separation.objects.filter(pk=job.separation_id).update(
+        worker="gpu-1@host", started_at=now - timedelta(seconds=1.5), finished_at=now
+    )
+    conn.lpush("separation", "m1", "m2")
+    conn.lpush("separation_priority\x06\x163", "m3")  # kombu's key for priority 3
+    heartbeat.beat(
+        conn,
+        {"hostname": "gpu-1@host", "queues": ["separation"], "pid": 1, "started_at": 0.0},
+    )
+    return Separation.objects.get(pk=job.separation_id)
+
+
+def test_metrics_are_refused_to_strangers(client: Client, settings: Settings) -> None:
+    settings.METRICS_TOKEN = ""
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+    settings.METRICS_TOKEN = "s3cret-token"
+    wrong = client.get(
+        "/metrics", REMOTE_ADDR="203.0.113.9", headers={"authorization": "Bearer nope"}
+    )
+    assert wrong.status_code == 403
+
+
+def test_metrics_with_the_token_from_anywhere_on_any_host(
+    pool: Separation, client: Client, settings: Settings
+) -> None:
+    settings.METRICS_TOKEN = "s3cret-token"
+    settings.METRICS_ALLOWED_NETWORKS = []
+    response = client.get(
+        "/metrics",
+        REMOTE_ADDR="203.0.113.9",
+        headers={"authorization": "Bearer s3cret-token", "host": "10.0.0.5:8000"},
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=")
+
+
+def test_metrics_report_queues_states_and_worker_speed(pool: Separation, client: Client) -> None:
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", headers={"host": "10.0.0.5"})
+    assert response.status_code == 200
+    samples = _samples(response.content)
+    assert samples[("stemsplit_queue_depth", (("queue", "separation"),))] == 2
+    assert samples[("stemsplit_queue_depth", (("queue", "separation_priority"),))] == 1
+    assert samples[("stemsplit_queue_depth", (("queue", "default"),))] == 0
+    assert samples[("stemsplit_jobs", (("status", "succeeded"),))] == 1
+    assert samples[("stemsplit_jobs", (("status", "queued"),))] == 0
+    assert samples[("stemsplit_separations", (("status", "succeeded"),))] == 1
+    worker = (("worker", "gpu-1@host"),)
+    assert samples[("stemsplit_worker_speed_ratio", worker)] == pytest.approx(2.0)
+    assert samples[("stemsplit_worker_separations_recent", worker)] == 1
+    assert samples[("stemsplit_worker_up", (("queues", "separation"), *worker))] == 1
+    assert samples[("stemsplit_worker_heartbeat_age_seconds", worker)] < 30
+    assert samples[("stemsplit_redis_up", ())] == 1
+
+
+def test_a_finished_separation_older_than_the_window_has_no_speed(
+    pool: Separation, client: Client, settings: Settings
+) -> None:
+    settings.METRICS_SPEED_WINDOW = 60
+    Separation.objects.filter(pk=pool.pk).update(
+        finished_at=timezone.now() - timedelta(minutes=5),
+        started_at=timezone.now() - timedelta(minutes=6),
+    )
+    samples = _samples(client.get("/metrics", REMOTE_ADDR="127.0.0.1").content)
+    assert ("stemsplit_worker_speed_ratio", (("worker", "gpu-1@host"),)) not in samples
+
+
+def test_the_admin_operations_page(pool: Separation, client: Client) -> None:
+    page = "/admin/operations/"
+    assert client.get(page, headers={"host": "vocals-remover.localhost"}).status_code == 302
+    staff = User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True)
+    client.force_login(staff)
+    response = client.get(page, headers={"host": "vocals-remover.localhost"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "gpu-1@host" in html
+    assert "2.0x" in html  # 3 s of audio in 1.5 s
+    assert "<td>separation</td><td>2</td>" in html
+    assert "style=" not in html.split('id="content-main"')[1]
+
+
+@pytest.mark.slow
+def test_a_worker_beats_while_alive_and_expires_when_killed(
+    redis_server: str, tmp_path: Path
+) -> None:
+    worker = start_worker(tmp_path, queues="default", WORKER_HEARTBEAT_SECONDS="1")
+    try:
+        worker.wait_ready(timeout=120)
+
+        def beating() -> list[heartbeat.WorkerBeat]:
+            return [b for b in heartbeat.alive() if b.pid == worker.proc.pid]
+
+        wait_for(lambda: beating(), timeout=20)
+        (beat,) = beating()
+        assert beat.queues == ("default",)
+        assert beat.concurrency == 1
+        os.kill(worker.proc.pid, signal.SIGKILL)  # no clean shutdown: the key must expire
+        worker.proc.wait()
+        started = time.monotonic()
+        wait_for(lambda: not beating(), timeout=15)
+        assert time.monotonic() - started < 10
+    finally:
+        worker.stop()
