@@ -23,6 +23,7 @@ urlpatterns = [
     path("account/", include("core.accounts.urls")),
     path("account/", include("allauth.urls")),
     path("", include("core.billing.urls")),
+    path("", include("core.billing.urls")),
     path("", include("core.web.urls")),
     path("", include("youtube_bot.urls")),
 ]

@@ -13,13 +13,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from core.accounts import services
+from core.billing import catalog, plans
 from core.billing import selectors as billing
 from core.brands import registry
 from core.brands.links import brand_url
 from core.jobs import selectors as jobs
 from core.jobs.models import Job
-
-PLAN = "Free"  # paid plans come with payments
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,10 @@ def overview(request: HttpRequest) -> HttpResponse:
     context = {
         "balance": billing.balance(user),
         "reserved": billing.reserved(user),
-        "plan": PLAN,
+        "plan": plans.plan_for(user).name,
+        "payments_enabled": catalog.payments_enabled(),
+        "subscription": billing.active_subscription(user),
+        "owed": billing.owed(user),
         "entries": billing.history(user),
         "job_rows": _job_rows(request, user),
         "grant_refused": services.signup_grant_refused(user),

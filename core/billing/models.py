@@ -21,6 +21,11 @@ class CreditAccount(models.Model):
     )
     balance = models.BigIntegerField(default=0, help_text="Credits that can be spent now.")
     reserved = models.BigIntegerField(default=0, help_text="Credits held by unfinished jobs.")
+    # Credits a refund or dispute took back that had already been spent: the balance never goes
+    # below zero, so the rest is owed; an account that owes has no paid plan (core.billing.plans).
+    owed = models.BigIntegerField(
+        default=0, help_text="Clawed-back credits that were already spent."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -30,6 +35,7 @@ class CreditAccount(models.Model):
             models.CheckConstraint(
                 condition=Q(reserved__gte=0), name="credit_reserved_not_negative"
             ),
+            models.CheckConstraint(condition=Q(owed__gte=0), name="credit_owed_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -95,3 +101,85 @@ class CreditEntry(models.Model):
     def credits(self) -> int:
         """Return how many credits the entry concerns, whichever column it moved."""
         return abs(self.amount) or abs(self.reserved_change)
+
+
+class StripeEvent(models.Model):
+    """A Stripe event applied once: written in the same transaction as what it moved."""
+
+    # The unique id is what makes a redelivered or concurrent copy of an event a no-op.
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class Payment(models.Model):
+    """Money received for credits: a pack's Checkout Session or a subscription's invoice."""
+
+    class Kind(models.TextChoices):
+        PACK = "pack", "Credit pack"
+        SUBSCRIPTION = "subscription", "Monthly plan"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The Checkout Session (cs_...) or invoice (in_...) that paid.
+    stripe_id = models.CharField(max_length=255, unique=True)
+    # What a charge.refunded or charge.dispute.created event names, to find the payment again.
+    payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
+    charge = models.CharField(max_length=255, blank=True, db_index=True)
+    amount = models.BigIntegerField(help_text="In the currency's smallest unit (cents).")
+    currency = models.CharField(max_length=3)
+    credits = models.BigIntegerField()
+    clawed_back = models.BigIntegerField(default=0, help_text="Credits taken back so far.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(clawed_back__gte=0) & Q(clawed_back__lte=models.F("credits")),
+                name="payment_clawback_within_credits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_id} ({self.credits} credits)"
+
+
+class Subscription(models.Model):
+    """A user's monthly plan as Stripe last told us (customer.subscription.* and invoices)."""
+
+    ACTIVE_STATUSES = ("active", "trialing")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    stripe_id = models.CharField(max_length=255, unique=True)
+    customer = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=32)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} ({self.status})"
+
+
+class StripeCustomer(models.Model):
+    """The Stripe customer of a user, created once when they first subscribe."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stripe_customer"
+    )
+    customer = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.customer})"

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 
-from core.billing.models import CreditEntry
+from core.billing.models import CreditAccount, CreditEntry, Subscription
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,12 @@ def paid_plan() -> Plan:
 
 
 def has_paid(user: User) -> bool:
-    """Say whether the account has ever bought credits (a pack or a subscription period)."""
+    """Say whether the account has bought credits (a pack or a plan period) and owes nothing."""
+    if CreditAccount.objects.filter(user=user, owed__gt=0).exists():
+        # A refund or dispute took back credits already spent: no paid plan until settled.
+        return False
+    if Subscription.objects.filter(user=user, status__in=Subscription.ACTIVE_STATUSES).exists():
+        return True
     return CreditEntry.objects.filter(account__user=user, kind=CreditEntry.Kind.PURCHASE).exists()
 
 
@@ -94,12 +99,22 @@ def plan_for(user: User | AnonymousUser | None) -> Plan:
     return paid_plan() if has_paid(user) else free_plan()
 
 
-def cheapest_plan_allowing(*, duration: float | None = None, fmt: str | None = None) -> Plan | None:
-    """Return the first plan, cheapest first, that allows a song's length and a format."""
+def cheapest_plan_allowing(
+    *,
+    duration: float | None = None,
+    fmt: str | None = None,
+    size: int | None = None,
+    files: int | None = None,
+) -> Plan | None:
+    """Return the first plan, cheapest first, that allows a song's length, format, size, count."""
     for plan in (free_plan(), paid_plan()):
         if duration is not None and duration > plan.max_duration:
             continue
         if fmt is not None and fmt not in plan.formats:
+            continue
+        if size is not None and size > plan.max_upload_bytes:
+            continue
+        if files is not None and files > plan.max_files:
             continue
         return plan
     return None

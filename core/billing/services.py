@@ -67,7 +67,7 @@ def _post(
     account.balance += amount
     account.reserved += reserved_change
     # A negative value here is a bug; the CHECK constraints refuse it rather than store it.
-    account.save(update_fields=["balance", "reserved", "updated_at"])
+    account.save(update_fields=["balance", "reserved", "owed", "updated_at"])
     entry = CreditEntry.objects.create(
         account=account,
         kind=kind,
@@ -186,3 +186,75 @@ def release_jobs(job_ids: Iterable[uuid.UUID | str]) -> None:
     """Release every one of these jobs that holds a reservation."""
     for job_id in _reserved_jobs(job_ids):
         release(job_id)
+
+
+def purchase(
+    user: User, credits: int, *, key: str, payment_reference: str = "", note: str = ""
+) -> tuple[CreditEntry, bool]:
+    """Add paid credits once per key; return the entry and whether it is new.
+
+    Credits a refund or dispute could not take back (the account's `owed`) are settled first:
+    the entry adds what is left of the purchase after that.
+    """
+    if credits <= 0:
+        raise ValueError("a purchase is of at least one credit")
+    with transaction.atomic():
+        account = _locked_account(user.pk)
+        existing = _entry(key)
+        if existing is not None:
+            return existing, False
+        settled = min(account.owed, credits)
+        if settled:
+            account.owed -= settled
+            note = f"{note} ({settled} owed credits settled)".strip()
+        entry = _post(
+            account,
+            CreditEntry.Kind.PURCHASE,
+            amount=credits - settled,
+            key=key,
+            payment_reference=payment_reference,
+            note=note,
+        )
+        return entry, True
+
+
+def claw_back(
+    user: User,
+    credits: int,
+    *,
+    kind: CreditEntry.Kind,
+    key: str,
+    payment_reference: str = "",
+    note: str = "",
+) -> tuple[CreditEntry, bool]:
+    """Take back refunded or disputed credits once per key; return the entry and if it is new.
+
+    The balance never goes below zero: what is left of the credits is taken, and the part
+    already spent is added to the account's `owed` (no paid plan while it owes; the next
+    purchase settles it). Credits held by running jobs are not touched: they pay for work
+    already under way.
+    """
+    if kind not in (CreditEntry.Kind.REFUND, CreditEntry.Kind.CLAWBACK):
+        raise ValueError("a claw-back is a refund or a clawback entry")
+    if credits <= 0:
+        raise ValueError("a claw-back is of at least one credit")
+    with transaction.atomic():
+        account = _locked_account(user.pk)
+        existing = _entry(key)
+        if existing is not None:
+            return existing, False
+        taken = min(account.balance, credits)
+        short = credits - taken
+        if short:
+            account.owed += short
+            note = f"{note} ({short} already spent, now owed)".strip()
+            logger.warning("user %s owes %d clawed-back credits (%s)", user.pk, short, key)
+        entry = _post(
+            account,
+            kind,
+            amount=-taken,
+            key=key,
+            payment_reference=payment_reference,
+            note=note,
+        )
+        return entry, True

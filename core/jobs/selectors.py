@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import DateTimeField, Max, Q
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, Max, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -48,29 +48,41 @@ def _retention() -> timedelta:
 def files_expire_at(separation: Separation) -> datetime | None:
     """Return when a finished separation's files go: the retention time after its last use.
 
-    Its last use is its end or the newest job that asked for it, whichever is later, so a song
-    requested again keeps its files for the newcomer. None while it is still queued or running.
+    Each job keeps the files for its own retention (its owner's plan when it was submitted,
+    RETENTION_HOURS without one) after its last use: the separation's end or the job's
+    arrival, whichever is later. So a song requested again keeps its files for the newcomer,
+    and a paying visitor's song stays its 7 days. None while it is still queued or running.
     """
     if separation.status not in Separation.FINISHED_STATUSES:
         return None
-    latest_job = Job.objects.filter(separation=separation).aggregate(m=Max("created_at"))["m"]
-    last_use = max(d for d in (separation.finished_at, separation.created_at, latest_job) if d)
-    return last_use + _retention()
+    default = _retention()
+    finished = separation.finished_at or separation.created_at
+    ends = [finished + default]
+    for created_at, retention in Job.objects.filter(separation=separation).values_list(
+        "created_at", "retention"
+    ):
+        ends.append(max(created_at, finished) + (retention or default))
+    return max(ends)
 
 
 def due_for_expiry(now: datetime | None = None) -> list[uuid.UUID]:
     """Return the ids of finished separations whose retention time is over."""
-    cutoff = (now or timezone.now()) - _retention()
-    last_use = Greatest(
-        Coalesce("finished_at", "created_at"),
-        Coalesce(Max("jobs__created_at"), "created_at"),
-        output_field=DateTimeField(),
+    default = Value(_retention(), output_field=DurationField())
+    finished = Coalesce("finished_at", "created_at", output_field=DateTimeField())
+    own_end = ExpressionWrapper(finished + default, output_field=DateTimeField())
+    job_end = Max(
+        ExpressionWrapper(
+            Greatest("jobs__created_at", finished, output_field=DateTimeField())
+            + Coalesce("jobs__retention", default, output_field=DurationField()),
+            output_field=DateTimeField(),
+        )
     )
+    expires = Greatest(own_end, Coalesce(job_end, own_end), output_field=DateTimeField())
     return list(
         Separation.objects.filter(status__in=Separation.FINISHED_STATUSES)
-        .annotate(last_use=last_use)
-        .filter(last_use__lte=cutoff)
-        .order_by("last_use")
+        .annotate(expires=expires)
+        .filter(expires__lte=now or timezone.now())
+        .order_by("expires")
         .values_list("pk", flat=True)
     )
 

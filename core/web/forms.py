@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django import forms
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from core.billing.plans import Plan, anonymous_plan, cheapest_plan_allowing
 from shared_separation.engine import ErrorCode, MediaInfo, SeparationError, media
 
 # HTTP status per refusal, so scripts and the upload script can tell them apart.
@@ -20,6 +20,9 @@ STATUS_BY_CODE = {
     "too_large": 413,
     "not_audio": 415,
     "too_long": 422,
+    "too_many": 400,
+    # A limit of the visitor's plan that a higher plan lifts: the message names that plan.
+    "plan_required": 403,
     "unavailable": 503,
 }
 ACCEPT = "audio/*,video/*,.mp3,.wav,.flac,.m4a,.aac,.ogg,.opus,.wma,.aiff,.mp4,.mkv,.webm,.mov"
@@ -56,26 +59,93 @@ def local_path(upload: UploadedFile) -> Iterator[Path]:
         yield Path(tmp.name)
 
 
-class UploadForm(forms.Form):
-    """One audio or video file from an anonymous visitor."""
+class MultipleFileInput(forms.ClearableFileInput):
+    """A file input that lets a paying visitor choose several songs at once."""
 
-    file = forms.FileField(
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """One or more files; cleaned into a list."""
+
+    def clean(self, data: object, initial: object = None) -> list[UploadedFile]:
+        """Return the uploads as a list, each checked as a file."""
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data] if data else [single(None, initial)]
+        return [single(data, initial)]
+
+
+def plan_refusal(current: Plan, needed: Plan | None, what: str) -> str:
+    """Return the message for a limit a higher plan lifts: it names that plan."""
+    if needed is None or needed.code == current.code:
+        return ""
+    if current.code == "anonymous" and needed.code == "free":
+        return f"{what} needs a free account. Sign up to use it."
+    return f"{what} needs the {needed.name} plan. Buy any credit pack on the pricing page."
+
+
+class UploadForm(forms.Form):
+    """Audio or video files, checked against the visitor's plan (the free tier by default)."""
+
+    file = MultipleFileField(
         label="Choose a song",
         error_messages={"required": "Choose an audio or video file to upload."},
-        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
+        widget=MultipleFileInput(attrs={"accept": ACCEPT}),
+    )
+    format = forms.ChoiceField(
+        label="Format",
+        required=False,
+        choices=[("mp3", "MP3 320 kbps"), ("wav", "WAV"), ("flac", "FLAC")],
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, plan: Plan | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.plan = plan or anonymous_plan()
         self.media_info: MediaInfo | None = None
+        self.media_infos: list[MediaInfo] = []
 
-    def clean_file(self) -> UploadedFile:
-        """Refuse empty, oversized, unreadable and overlong files, with the reason."""
-        upload: UploadedFile = self.cleaned_data["file"]
-        limit = settings.ANON_MAX_UPLOAD_BYTES
+    def _lifted(self, what: str, **limit: float | int | str) -> forms.ValidationError | None:
+        """Return the refusal naming the plan that lifts this limit, if a signed-in one does."""
+        if self.plan.code == "anonymous":
+            return None  # the free tier keeps its own messages and statuses
+        message = plan_refusal(self.plan, cheapest_plan_allowing(**limit), what)  # type: ignore[arg-type]
+        return forms.ValidationError(message, code="plan_required") if message else None
+
+    def clean_format(self) -> str:
+        """Refuse a format the plan does not include, naming the plan that does."""
+        fmt: str = self.cleaned_data.get("format") or "mp3"
+        if fmt not in self.plan.formats:
+            message = plan_refusal(self.plan, cheapest_plan_allowing(fmt=fmt), fmt.upper())
+            raise forms.ValidationError(
+                message or f"{fmt.upper()} is not available.", code="plan_required"
+            )
+        return fmt
+
+    def clean_file(self) -> list[UploadedFile]:
+        """Refuse too many files, and empty, oversized, unreadable or overlong ones."""
+        uploads: list[UploadedFile] = self.cleaned_data["file"]
+        if len(uploads) > self.plan.max_files:
+            refusal = self._lifted("Uploading several songs at once", files=len(uploads))
+            if refusal is not None:
+                raise refusal
+            raise forms.ValidationError(
+                f"Upload at most {self.plan.max_files} song{'s' if self.plan.max_files > 1 else ''}"
+                " at once.",
+                code="too_many",
+            )
+        self.media_infos = [self._clean_one(upload) for upload in uploads]
+        self.media_info = self.media_infos[0]
+        return uploads
+
+    def _clean_one(self, upload: UploadedFile) -> MediaInfo:
+        limit = self.plan.max_upload_bytes
         if not upload.size:
             raise forms.ValidationError("The file is empty. Choose another file.", code="empty")
         if upload.size > limit:
+            refusal = self._lifted(f"A file of {human_size(upload.size)}", size=upload.size)
+            if refusal is not None:
+                raise refusal
             raise forms.ValidationError(
                 f"The file is {human_size(upload.size)}; the limit is {human_size(limit)}. "
                 "Upload a smaller file (an MP3 of a song is usually under 15 MB).",
@@ -104,20 +174,25 @@ class UploadForm(forms.Form):
                 "upload it again.",
                 code="not_audio",
             )
-        max_duration = settings.ANON_MAX_DURATION
+        max_duration = self.plan.max_duration
         if info.duration > max_duration:
+            refusal = self._lifted(
+                f"A song of {human_duration(info.duration)}", duration=info.duration
+            )
+            if refusal is not None:
+                raise refusal
             raise forms.ValidationError(
                 f"The song is {human_duration(info.duration)} long; the limit is "
                 f"{human_duration(max_duration)}. Cut it shorter and upload it again.",
                 code="too_long",
             )
-        self.media_info = info
-        return upload
+        return info
 
     def error_status(self) -> int:
         """Return the HTTP status that fits the first error."""
-        for error in self.errors.as_data().get("file", []):
-            return STATUS_BY_CODE.get(error.code or "", 400)
+        for field in ("file", "format"):
+            for error in self.errors.as_data().get(field, []):
+                return STATUS_BY_CODE.get(error.code or "", 400)
         return 400
 
 

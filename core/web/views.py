@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.http import (
     Http404,
@@ -23,7 +24,9 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core.billing.services import InsufficientCredits
+from core.billing import plans
+from core.billing import selectors as billing_selectors
+from core.billing.services import InsufficientCredits, credits_for_duration
 from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.jobs import deliveries, selectors, services
@@ -73,10 +76,17 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _limits() -> dict[str, str]:
+def _plan(request: HttpRequest) -> plans.Plan:
+    """Return the visitor's plan: its limits apply to every song submitted here."""
+    return plans.plan_for(request.user)
+
+
+def _limits(plan: plans.Plan) -> dict[str, Any]:
     return {
-        "max_size": human_size(settings.ANON_MAX_UPLOAD_BYTES),
-        "max_duration": human_duration(settings.ANON_MAX_DURATION),
+        "max_size": human_size(plan.max_upload_bytes),
+        "max_duration": human_duration(plan.max_duration),
+        "plan": plan,
+        "formats": sorted(plan.formats, key=["mp3", "wav", "flac"].index),
     }
 
 
@@ -85,7 +95,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """Show the upload form; take an upload and send the visitor to its job page."""
     if request.method == "POST":
         return _upload(request)
-    return _render_home(request, UploadForm())
+    return _render_home(request, UploadForm(plan=_plan(request)))
 
 
 def _render_home(
@@ -97,19 +107,21 @@ def _render_home(
     link_form: LinkForm | None = None,
     link_error: str = "",
 ) -> HttpResponse:
+    errors = [*form.errors.get("file", []), *form.errors.get("format", [])]
     context = {
         "form": form,
-        "error": error or str(next(iter(form.errors.get("file", [])), "")),
+        "error": error or str(next(iter(errors), "")),
         "link_form": link_form or LinkForm(),
         "link_error": link_error,
-        "max_bytes": settings.ANON_MAX_UPLOAD_BYTES,
-        **_limits(),
+        "max_bytes": form.plan.max_upload_bytes,
+        **_limits(form.plan),
     }
     return render(request, _brand(request).template_names("web/home.html"), context, status=status)
 
 
 def _refuse(request: HttpRequest, form: UploadForm, status: int, error: str = "") -> HttpResponse:
-    message = error or str(next(iter(form.errors.get("file", [])), "The upload was refused."))
+    errors = [*form.errors.get("file", []), *form.errors.get("format", [])]
+    message = error or str(next(iter(errors), "The upload was refused."))
     logger.info("upload refused (%s): %s", status, message)
     if _wants_json(request):
         return JsonResponse({"error": message}, status=status)
@@ -125,14 +137,15 @@ def _over_quota(wait: int) -> str:
 
 def _upload(request: HttpRequest) -> HttpResponse:
     brand = _brand(request)
+    plan = _plan(request)
     client = ratelimit.client_id(request)
     wait = ratelimit.retry_after(client)
     if wait:
         # Refused before the body is read: a client over its quota costs no disk or probing.
-        response = _refuse(request, UploadForm(), 429, _over_quota(wait))
+        response = _refuse(request, UploadForm(plan=plan), 429, _over_quota(wait))
         response["Retry-After"] = str(wait)
         return response
-    limit = settings.ANON_MAX_UPLOAD_BYTES
+    limit = plan.max_upload_bytes * plan.max_files
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -141,42 +154,61 @@ def _upload(request: HttpRequest) -> HttpResponse:
         # Refused before reading the body, so an oversized upload never reaches the disk.
         return _refuse(
             request,
-            UploadForm(),
+            UploadForm(plan=plan),
             413,
             f"The file is over the limit of {human_size(limit)}. Upload a smaller file.",
         )
-    form = UploadForm(request.POST, request.FILES)
+    form = UploadForm(request.POST, request.FILES, plan=plan)
     if not form.is_valid():
         return _refuse(request, form, form.error_status())
-    upload = form.cleaned_data["file"]
-    assert form.media_info is not None
-    owner = request.user if request.user.is_authenticated else None
-    try:
-        job = services.submit(
-            File(upload, name=upload.name),
-            services.Submission(
-                original_name=upload.name or "song",
-                stem=brand.stem,
-                brand=brand.slug,
-                duration=form.media_info.duration,
-            ),
-            owner=owner,  # a logged-in visitor pays in credits; anonymous ones use the free tier
-        )
-    except InsufficientCredits as exc:
-        return _payment_required(request, exc)
+    uploads = form.cleaned_data["file"]
+    owner = request.user if isinstance(request.user, User) else None
+    if owner is not None and len(uploads) > 1:
+        # Several songs: all or none when the balance plainly cannot pay for them all.
+        needed = sum(credits_for_duration(info.duration) for info in form.media_infos)
+        balance = billing_selectors.balance(owner)
+        if needed > balance:
+            return _payment_required(request, InsufficientCredits(balance=balance, needed=needed))
+    jobs: list[Job] = []
+    for upload, info in zip(uploads, form.media_infos, strict=True):
+        try:
+            jobs.append(
+                services.submit(
+                    File(upload, name=upload.name),
+                    services.Submission(
+                        original_name=upload.name or "song",
+                        stem=brand.stem,
+                        brand=brand.slug,
+                        format=form.cleaned_data["format"],
+                        duration=info.duration,
+                    ),
+                    # A logged-in visitor pays in credits (and gets the plan's queue and
+                    # retention); anonymous ones use the free tier.
+                    owner=owner,
+                )
+            )
+        except InsufficientCredits as exc:
+            return _payment_required(request, exc, submitted=len(jobs))
     ratelimit.record(client)
-    url = reverse("web:job", args=[job.pk])
+    urls = [reverse("web:job", args=[job.pk]) for job in jobs]
+    # Several songs: the account page lists them all, each with its state.
+    url = urls[0] if len(urls) == 1 else reverse("accounts:overview")
     if _wants_json(request):
-        return JsonResponse({"redirect": url}, status=201)
+        more = {"jobs": urls} if len(urls) > 1 else {}
+        return JsonResponse({"redirect": url, **more}, status=201)
     return HttpResponseRedirect(url, status=303)
 
 
-def _payment_required(request: HttpRequest, exc: InsufficientCredits) -> HttpResponse:
+def _payment_required(
+    request: HttpRequest, exc: InsufficientCredits, *, submitted: int = 0
+) -> HttpResponse:
     """Answer 402 with the balance: the song needs more credits than the account has."""
     message = (
         f"This song needs {exc.needed} credit{pluralize(exc.needed)} (one per started minute) "
         f"and your balance is {exc.balance} credit{pluralize(exc.balance)}. Nothing was charged."
     )
+    if submitted:
+        message += f" The first {submitted} song{pluralize(submitted)} went through."
     logger.info("upload refused (402): %s", message)
     if _wants_json(request):
         return JsonResponse(
@@ -190,7 +222,8 @@ def _refuse_link(request: HttpRequest, form: LinkForm, status: int, message: str
     logger.info("link refused (%s): %s", status, message)
     if _wants_json(request):
         return JsonResponse({"error": message}, status=status)
-    return _render_home(request, UploadForm(), status=status, link_form=form, link_error=message)
+    upload_form = UploadForm(plan=_plan(request))
+    return _render_home(request, upload_form, status=status, link_form=form, link_error=message)
 
 
 @require_POST
@@ -208,7 +241,12 @@ def link_submit(request: HttpRequest) -> HttpResponse:
         return _refuse_link(request, form, 400, str(form.errors["url"][0]))
     try:
         link = services.submit_link(
-            form.cleaned_data["url"], stem=brand.stem, brand=brand.slug, client=client
+            form.cleaned_data["url"],
+            stem=brand.stem,
+            brand=brand.slug,
+            client=client,
+            # The owner pays, and the worker fetches within the owner's plan (its length).
+            owner=request.user if isinstance(request.user, User) else None,
         )
     except LinkError as exc:
         return _refuse_link(request, form, LINK_STATUS.get(exc.code, 400), exc.message)

@@ -13,6 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.billing import plans
 from core.billing import services as billing
 from core.celery import celery_app
 from core.jobs import signals
@@ -106,8 +107,12 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
     already there is charged at once. Anonymous jobs are the free tier and move no credits.
     """
     sha256 = hash_file(content)
+    # The owner's plan at submission decides the queue and how long the files are kept.
+    plan = plans.plan_for(owner) if owner is not None else None
+    priority = submission.priority or (plan is not None and plan.priority)
     job = Job(
         owner=owner,
+        retention=plan.retention if plan is not None else None,
         brand=submission.brand,
         origin=submission.origin,
         stem=submission.stem,
@@ -118,7 +123,7 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         if owner is not None:
             billing.reserve(job, _credits(sha256, submission))
         source = _store_source(content, sha256, submission)
-        separation, created = _live_separation(source, priority=submission.priority)
+        separation, created = _live_separation(source, priority=priority)
         now = timezone.now()
         job.separation = separation
         job.status = _job_status_for(separation)
