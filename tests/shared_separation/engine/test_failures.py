@@ -163,6 +163,50 @@ def test_lying_header_is_stopped_by_the_decoding_cap(
     assert "0:10" in error.message
 
 
+def _claim_samples(path: Path, samples: int) -> None:
+    """Rewrite the total-samples field of a FLAC's STREAMINFO."""
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0
+    info = int.from_bytes(data[8:26], "big")
+    shift = 144 - 108 - 36
+    info = (info & ~(((1 << 36) - 1) << shift)) | (samples << shift)
+    data[8:26] = info.to_bytes(18, "big")
+    path.write_bytes(bytes(data))
+
+
+def _flac_bomb(path: Path) -> Path:
+    """Write a FLAC of about 20 KB that decodes to two hours of silence."""
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "7200",
+        "-c:a", "flac", "-frame_size", "65535", "-strict", "experimental", str(path),
+    )  # fmt: skip
+    assert path.stat().st_size < 64_000
+    return path
+
+
+def test_small_flac_of_hours_of_silence_is_refused_by_probe(
+    engine: SeparationEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 20 KB FLAC that honestly says 2 hours is refused by its length, before decoding."""
+    src = _flac_bomb(tmp_path / "bomb.flac")
+    monkeypatch.setattr(engine, "ffmpeg", "no-such-ffmpeg")  # a decoder would fail differently
+    error = _refused(engine, src, ErrorCode.TOO_LONG, max_duration=3600.0)
+    assert "2:00:00" in error.message
+
+
+def test_small_flac_of_hours_of_silence_with_a_lying_header_is_cut_off(
+    engine: SeparationEngine, tmp_path: Path
+) -> None:
+    """The same bomb claiming 2 s passes the probe; decoding stops at the limit, quickly."""
+    src = _flac_bomb(tmp_path / "bomb.flac")
+    _claim_samples(src, 2 * 8000)
+    assert media.probe(src).duration == pytest.approx(2.0)
+    started = time.monotonic()
+    _refused(engine, src, ErrorCode.TOO_LONG, max_duration=10.0)
+    # Stopped near 10 s of audio, not after decoding (and separating) two hours.
+    assert time.monotonic() - started < 30
+
+
 @pytest.mark.slow
 def test_truncated_mp3_gives_the_valid_part(engine: SeparationEngine, tmp_path: Path) -> None:
     """An mp3 cut in the middle is separated up to the cut, like players play it.
