@@ -11,9 +11,13 @@ from core.web.forms import human_duration, human_size, local_path
 from shared_separation.engine import ErrorCode, SeparationError, media
 
 
+# Plans from the least to the most generous: only a more generous plan can be named.
+_RANK = {plans.ANONYMOUS: 0, plans.FREE: 1, plans.PAID: 2}
+
+
 def plan_error(plan: plans.Plan, what: str, allowing: plans.Plan | None) -> ApiError:
     """Return the 403 that names the plan allowing what the account's plan does not."""
-    if allowing is None:
+    if allowing is None or _RANK.get(allowing.code, 0) <= _RANK.get(plan.code, 0):
         return ApiError(422, "not_allowed", f"{what} is not possible on any plan.")
     return ApiError(
         403,
