@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -11,10 +11,28 @@ from django.http import HttpRequest, HttpResponse
 HEADER = "Content-Security-Policy"
 
 
-@cache
+def storage_origins() -> list[str]:
+    """Return where signed media URLs point when storage is an S3 bucket (players load them)."""
+    default = settings.STORAGES.get("default", {})
+    if not str(default.get("BACKEND", "")).startswith("storages.backends.s3"):
+        return []
+    options = default.get("OPTIONS", {})
+    endpoint = options.get("endpoint_url")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        # Virtual-hosted style puts the bucket in the host name.
+        return [f"{parts.scheme}://{parts.netloc}", f"{parts.scheme}://*.{parts.netloc}"]
+    bucket = options.get("bucket_name", "")
+    region = options.get("region_name")
+    origins = [f"https://{bucket}.s3.amazonaws.com"]
+    if region:
+        origins.append(f"https://{bucket}.s3.{region}.amazonaws.com")
+    return origins
+
+
 def policy() -> str:
-    """Build the policy from settings once per process."""
-    media = " ".join(settings.CSP_MEDIA_SOURCES)
+    """Build the policy from settings (cheap: a few string joins per response)."""
+    media = " ".join([*settings.CSP_MEDIA_SOURCES, *storage_origins()])
     forms = " ".join(settings.CSP_FORM_ACTION_SOURCES)
     directives = {
         "default-src": "'self'",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from core.web import csp
 from tests.core.web.conftest import AE_HOST, VR_HOST
@@ -107,3 +108,20 @@ def test_finder_sees_what_the_policy_blocks() -> None:
     assert _inline("<script>alert(1)</script>") == ["inline script: 'alert(1)'"]
     assert _inline('<script src="/static/a.js"></script>') == []
     assert _inline('<script type="application/json">{"a": 1}</script>') == []
+
+
+def test_a_bucket_that_serves_media_is_allowed_to(settings: Settings) -> None:
+    assert "9000" not in csp.policy()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": "stems", "endpoint_url": "http://127.0.0.1:9000"},
+        },
+    }
+    directives = dict(part.strip().split(" ", 1) for part in csp.policy().split(";"))
+    assert "http://127.0.0.1:9000" in directives["media-src"].split()
+    assert "http://127.0.0.1:9000" in directives["img-src"].split()
+    assert "http://127.0.0.1:9000" not in directives["script-src"]
+    settings.STORAGES["default"]["OPTIONS"] = {"bucket_name": "stems", "region_name": "eu-west-1"}
+    assert "https://stems.s3.eu-west-1.amazonaws.com" in csp.policy()
