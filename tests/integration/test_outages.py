@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -79,15 +80,16 @@ def test_a_bucket_unreachable_during_a_job_sends_it_back_to_the_queue(
         monkeypatch.setenv(name, value)
     settings.STORAGES = env_storages(settings.MEDIA_ROOT, url_expiry=60)
     # As a worker runs it: a request that is neither eager nor a direct call.
-    separate.push_request(
-        id="task-1",
-        args=[str(job.separation_id)],
-        kwargs={},
-        retries=0,
-        hostname="w1@host",
-        is_eager=False,
-        called_directly=False,
-    )
+    request: dict[str, Any] = {
+        "id": "task-1",
+        "args": [str(job.separation_id)],
+        "kwargs": {},
+        "retries": 0,
+        "hostname": "w1@host",
+        "is_eager": False,
+        "called_directly": False,
+    }
+    separate.push_request(**request)
     try:
         with pytest.raises(Retry) as retry:
             separate.run(str(job.separation_id))
