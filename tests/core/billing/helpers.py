@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
+from django.db import connection, connections
 
 from core.billing import services as billing
 from core.billing.models import CreditAccount, CreditEntry
 from core.jobs import services
 from core.jobs.models import Job
+
+T = TypeVar("T")
 
 
 def user_with(credits: int, email: str | None = None) -> User:
@@ -49,3 +54,28 @@ def assert_consistent(user: User) -> None:
     assert account.balance == sum(e.amount for e in entries)
     assert account.reserved == sum(e.reserved_change for e in entries)
     assert account.balance >= 0 and account.reserved >= 0
+
+
+def race(count: int, work: Callable[[int], T]) -> tuple[list[T | BaseException], set[int]]:
+    """Run work(i) in `count` threads released together; return results and backend pids."""
+    barrier = threading.Barrier(count)
+    results: list[T | BaseException] = [RuntimeError("not run")] * count
+    pids: set[int] = set()
+
+    def run(i: int) -> None:
+        try:
+            connection.ensure_connection()
+            pids.add(connection.connection.info.backend_pid)
+            barrier.wait(timeout=60)
+            results[i] = work(i)
+        except BaseException as exc:
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results, pids

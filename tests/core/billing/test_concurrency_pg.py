@@ -8,8 +8,7 @@ reader polling all along never sees the balance below zero.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
@@ -18,14 +17,13 @@ from core.billing import services as billing
 from core.billing.models import CreditAccount, CreditEntry
 from core.jobs.models import AudioSource, Job
 from tests import postgres
-from tests.core.billing.helpers import assert_consistent, kinds, submit, user_with
+from tests.core.billing.helpers import assert_consistent, kinds, race, submit, user_with
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases=["default", postgres.ALIAS]),
     pytest.mark.timeout(300),
 ]
 
-T = TypeVar("T")
 PARALLEL = 50
 
 
@@ -34,31 +32,6 @@ def _on_postgres() -> Iterator[None]:
     with postgres.as_default():
         assert connection.vendor == "postgresql"
         yield
-
-
-def _race(count: int, work: Callable[[int], T]) -> tuple[list[T | BaseException], set[int]]:
-    """Run work(i) in `count` threads released together; return results and backend pids."""
-    barrier = threading.Barrier(count)
-    results: list[T | BaseException] = [RuntimeError("not run")] * count
-    pids: set[int] = set()
-
-    def run(i: int) -> None:
-        try:
-            connection.ensure_connection()
-            pids.add(connection.connection.info.backend_pid)
-            barrier.wait(timeout=60)
-            results[i] = work(i)
-        except BaseException as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results, pids
 
 
 @pytest.mark.usefixtures("redis_server")  # accepted jobs are queued (no worker takes them)
@@ -78,7 +51,7 @@ def test_fifty_parallel_submissions_spend_ten_credits_exactly_ten_times() -> Non
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        results, pids = _race(PARALLEL, lambda i: submit(user, f"song {i}".encode(), duration=42.0))
+        results, pids = race(PARALLEL, lambda i: submit(user, f"song {i}".encode(), duration=42.0))
     finally:
         done.set()
         watcher.join(timeout=60)
@@ -102,7 +75,7 @@ def test_fifty_parallel_submissions_spend_ten_credits_exactly_ten_times() -> Non
 def test_a_job_settled_from_many_connections_at_once_is_settled_once() -> None:
     user = user_with(3)
     job = submit(user, duration=100.0)
-    results, _pids = _race(
+    results, _pids = race(
         20, lambda i: billing.charge(job.pk) if i % 2 else billing.release(job.pk)
     )
     assert all(isinstance(r, CreditEntry) for r in results), results
