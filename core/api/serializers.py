@@ -128,3 +128,21 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
         """Return the API separation the entry paid for, if it was asked for through the API."""
         api_job = getattr(entry.job, "api_job", None) if entry.job_id else None
         return str(api_job.pk) if api_job is not None else None
+
+
+class _Page(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Items on all pages.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, if any.")
+
+
+class SeparationPageSerializer(_Page):
+    """A page of separations, newest first."""
+
+    results = SeparationSerializer(many=True)
+
+
+class LedgerPageSerializer(_Page):
+    """A page of credit movements, newest first."""
+
+    results = LedgerEntrySerializer(many=True)

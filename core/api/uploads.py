@@ -10,7 +10,6 @@ from core.billing import plans
 from core.web.forms import human_duration, human_size, local_path
 from shared_separation.engine import ErrorCode, SeparationError, media
 
-
 # Plans from the least to the most generous: only a more generous plan can be named.
 _RANK = {plans.ANONYMOUS: 0, plans.FREE: 1, plans.PAID: 2}
 

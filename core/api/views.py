@@ -95,7 +95,7 @@ class SeparationList(APIView):
 
     @extend_schema(
         operation_id="separations_list",
-        responses={200: serializers.SeparationSerializer(many=True), **_errors()},
+        responses={200: serializers.SeparationPageSerializer, **_errors()},
     )
     def get(self, request: Request) -> Response:
         """List the account's separations, newest first, a page at a time."""
@@ -358,7 +358,7 @@ class LedgerView(APIView):
 
     @extend_schema(
         operation_id="account_ledger",
-        responses={200: serializers.LedgerEntrySerializer(many=True), **_errors()},
+        responses={200: serializers.LedgerPageSerializer, **_errors()},
     )
     def get(self, request: Request) -> Response:
         """List the credit movements, newest first, a page at a time."""

@@ -8,7 +8,7 @@ import hmac
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -37,7 +37,7 @@ def broker(redis_server: str) -> redis.Redis:
 def _queued_callbacks(broker: redis.Redis) -> list[list[str]]:
     """Return the args of every callback task waiting on the light `default` queue."""
     found = []
-    for raw in broker.lrange("default", 0, -1):
+    for raw in cast(list[bytes], broker.lrange("default", 0, -1)):
         message = json.loads(raw)
         if message["headers"]["task"] == callbacks.CALLBACK_TASK:
             found.append(message["headers"]["argsrepr"])
@@ -82,7 +82,7 @@ def test_a_finished_job_queues_its_signed_callback_once(
     assert callbacks.queue([body["id"]]) == 0
 
     receiver.statuses = [500, 503]  # two failures, then the receiver answers 200
-    send_callback.apply(args=[body["id"]])
+    send_callback.apply(args=(body["id"],))
     api_job = ApiJob.objects.get()
     assert api_job.callback_status == "delivered"
     assert api_job.callback_attempts == 3
@@ -109,7 +109,7 @@ def test_a_failed_job_calls_back_with_its_error(
     with django_capture_on_commit_callbacks(execute=True):
         services.fail_separation(job.separation_id, code="decode_failed", message="Damaged.")
     assert _queued_callbacks(broker) == [f"['{body['id']}']"]
-    send_callback.apply(args=[body["id"]])
+    send_callback.apply(args=(body["id"],))
     event = json.loads(receiver.received[-1][1])
     assert event["type"] == "separation.failed"
     assert event["data"]["error"] == {"code": "decode_failed", "message": "Damaged."}
@@ -150,7 +150,7 @@ def test_a_failed_link_calls_back(
         services.claim_link(link.pk)
         services.fail_link(link.pk, code="playlist", message="A playlist.")
     assert _queued_callbacks(broker) == [f"['{body['id']}']"]
-    send_callback.apply(args=[body["id"]])
+    send_callback.apply(args=(body["id"],))
     event = json.loads(receiver.received[-1][1])
     assert event["type"] == "separation.failed"
     assert event["data"]["error"]["code"] == "playlist"
@@ -163,7 +163,7 @@ def test_the_guard_refuses_loopback_at_delivery_too(
     finish(Job.objects.get(), tmp_path)
     settings.API_CALLBACK_ALLOWED_PRIVATE = []  # as in production: no exception
     ApiJob.objects.update(callback_status="queued")
-    assert send_callback.apply(args=[body["id"]]).get() == "refused"
+    assert send_callback.apply(args=(body["id"],)).get() == "refused"
     assert receiver.received == []
     assert ApiJob.objects.get().callback_status == "failed"
 
@@ -175,7 +175,7 @@ def test_retries_stop_after_the_limit(
     body = upload(account.client, song(tmp_path), callback_url=receiver.url).json()
     finish(Job.objects.get(), tmp_path)
     receiver.statuses = [500] * 10
-    send_callback.apply(args=[body["id"]])
+    send_callback.apply(args=(body["id"],))
     assert len(receiver.received) == 3
     api_job = ApiJob.objects.get()
     assert (api_job.callback_status, api_job.callback_attempts) == ("failed", 3)

@@ -98,20 +98,14 @@ def test_the_list_is_paginated_and_the_accounts_own(
     account: Account, other: Account, tmp_path: Path, settings: Settings
 ) -> None:
     settings.API_PAGE_SIZE = 2
-    from core.api.pagination import Pagination
-
-    Pagination.page_size = 2
-    try:
-        ids = [upload(account.client, song(tmp_path, seed=i)).json()["id"] for i in range(3)]
-        upload(other.client, song(tmp_path, seed=9))
-        first = account.client.get("/api/v1/separations").json()
-        assert first["count"] == 3 and len(first["results"]) == 2 and first["next"]
-        second = account.client.get(first["next"]).json()
-        assert [r["id"] for r in first["results"] + second["results"]] == ids[::-1]
-        for item in first["results"]:
-            assert_matches("Separation", item)
-    finally:
-        Pagination.page_size = 20
+    ids = [upload(account.client, song(tmp_path, seed=i)).json()["id"] for i in range(3)]
+    upload(other.client, song(tmp_path, seed=9))
+    first = account.client.get("/api/v1/separations").json()
+    assert first["count"] == 3 and len(first["results"]) == 2 and first["next"]
+    second = account.client.get(first["next"]).json()
+    assert [r["id"] for r in first["results"] + second["results"]] == ids[::-1]
+    assert_matches("SeparationPage", first)
+    assert_matches("SeparationPage", second)
 
 
 def test_too_few_credits_is_402_with_the_balance_and_nothing_reserved(tmp_path: Path) -> None:
