@@ -28,9 +28,7 @@ def create_key(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     api_key, key = services.create_key(user, request.POST.get("name", ""))
     context = {"api_key": api_key, "key": key, "plan": plans.plan_for(user)}
-    response = render(request, "api/key_created.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, "api/key_created.html", context)
 
 
 @require_POST
