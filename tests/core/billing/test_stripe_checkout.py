@@ -102,7 +102,7 @@ def test_subscribing_creates_a_customer_in_stripe_and_a_subscription_session(
     # The customer is real on localstripe, with our metadata.
     customer = payments.client().v1.customers.retrieve(customer_id)
     assert customer.email == "monthly@example.com"
-    assert customer.metadata["user_id"] == str(user.pk)
+    assert customer.to_dict()["metadata"] == {"user_id": str(user.pk)}
     [recorded] = payments.checkout.sessions
     params = recorded["params"]
     assert params["mode"] == "subscription"
