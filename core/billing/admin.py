@@ -5,7 +5,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from core.billing.models import CreditAccount, CreditEntry
+from core.billing.models import (
+    CreditAccount,
+    CreditEntry,
+    Payment,
+    StripeCustomer,
+    StripeEvent,
+    Subscription,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -23,7 +30,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(ReadOnlyAdmin):
-    list_display = ("user", "balance", "reserved", "updated_at")
+    list_display = ("user", "balance", "reserved", "owed", "updated_at")
     search_fields = ("user__email",)
 
 
@@ -33,3 +40,33 @@ class CreditEntryAdmin(ReadOnlyAdmin):
     list_filter = ("kind",)
     search_fields = ("account__user__email", "idempotency_key", "payment_reference")
     raw_id_fields = ("account", "job")
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "type", "event_id", "outcome")
+    list_filter = ("type",)
+    search_fields = ("event_id",)
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "kind", "amount", "currency", "credits", "clawed_back")
+    list_filter = ("kind",)
+    search_fields = ("user__email", "stripe_id", "payment_intent", "charge")
+    raw_id_fields = ("user",)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    list_display = ("user", "stripe_id", "status", "current_period_end", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("user__email", "stripe_id", "customer")
+    raw_id_fields = ("user",)
+
+
+@admin.register(StripeCustomer)
+class StripeCustomerAdmin(ReadOnlyAdmin):
+    list_display = ("user", "customer", "created_at")
+    search_fields = ("user__email", "customer")
+    raw_id_fields = ("user",)

@@ -24,7 +24,8 @@ VR_HOST = "vocals-remover.localhost:8000"
 
 @pytest.fixture
 def web() -> Client:
-    return Client(HTTP_HOST=VR_HOST)
+    """Stripe, as a client: no session, no CSRF token (the endpoint is exempt)."""
+    return Client(HTTP_HOST=VR_HOST, enforce_csrf_checks=True)
 
 
 def _checkout(payments: StripeStandIn, user: User, pack: str = "100") -> dict[str, Any]:
