@@ -33,6 +33,9 @@ class Ask:
     stem: str
     format: str
     brand: str
+    # The job's own stem: "both" is the API's; the job keeps one stem that the sites can show
+    # (the brand's), the API delivers both from the same separation.
+    job_stem: str
     base_url: str
     callback_url: str = ""
     file_sha256: str = ""
@@ -133,7 +136,7 @@ def submit_upload(
             content,
             jobs.Submission(
                 original_name=name,
-                stem=ask.stem,
+                stem=ask.job_stem,
                 format=ask.format,
                 brand=ask.brand,
                 origin=Job.Origin.API,
@@ -162,7 +165,7 @@ def submit_link(user: User, ask: Ask, *, client: str) -> tuple[ApiJob, bool]:
             return twin, False
         link = jobs.submit_link(
             ask.url,
-            stem=ask.stem,
+            stem=ask.job_stem,
             brand=ask.brand,
             format=ask.format,
             client=client,

@@ -144,8 +144,10 @@ class SeparationList(APIView):
         key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
         if len(key) > 255:
             raise ApiError(400, "invalid_request", f"{IDEMPOTENCY_HEADER} is too long.")
+        stem = data.get("stem") or brand.stem
         return services.Ask(
-            stem=data.get("stem") or brand.stem,
+            stem=stem,
+            job_stem=brand.stem if stem == Job.Stem.BOTH else stem,
             format=data["format"],
             brand=brand.slug,
             base_url=_base_url(request),

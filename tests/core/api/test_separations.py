@@ -43,6 +43,8 @@ def test_the_stem_defaults_to_the_brand_of_the_host(account: Account, tmp_path: 
 
 def test_status_progress_and_downloads_once_done(account: Account, tmp_path: Path) -> None:
     body = upload(account.client, song(tmp_path), stem="both").json()
+    # The job keeps the site's stem, for its page there; the API delivers both.
+    assert Job.objects.get().stem == "accompaniment"
     finish(Job.objects.get(), tmp_path)
     done = account.client.get(f"/api/v1/separations/{body['id']}").json()
     assert_matches("Separation", done)
