@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +246,17 @@ def test_missing_ffmpeg_is_reported_everywhere(tmp_path: Path) -> None:
         assert caught.value.code is ErrorCode.FFMPEG_MISSING
         assert "ffmpeg" in caught.value.message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
+
+
+def test_a_probe_that_hangs_is_stopped_by_its_time_limit(tmp_path: Path) -> None:
+    """A probe stuck on a file ends with a clear refusal after its limit, not never."""
+    song = encode(stereo_tones(2.0), tmp_path / "song.flac", ["-c:a", "flac"])
+    stuck = tmp_path / "ffprobe"
+    stuck.write_text("#!/bin/sh\nexec sleep 30\n")
+    stuck.chmod(0o755)
+    started = time.monotonic()
+    with pytest.raises(SeparationError) as caught:
+        media.probe(song, ffprobe=str(stuck), timeout=1.0)
+    assert time.monotonic() - started < 10
+    assert caught.value.code is ErrorCode.NOT_AUDIO
+    assert "took too long" in caught.value.message
