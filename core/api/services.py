@@ -176,7 +176,7 @@ def submit_link(user: User, ask: Ask, *, client: str) -> tuple[ApiJob, bool]:
     return api_job, True
 
 
-def cancel(api_job: ApiJob, job: Job) -> bool:
+def cancel(job: Job) -> bool:
     """Cancel an API job's active job; its credits come back (core.jobs.services)."""
     return jobs.cancel_job(job.pk)
 

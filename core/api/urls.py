@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.api import views
@@ -55,4 +55,6 @@ urlpatterns = [
         ),
         name="docs",
     ),
+    # Last: any other address under /api/v1/ answers in the API's error shape, not HTML.
+    re_path(r"^.*$", views.unknown_endpoint),
 ]

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from core.api import selectors, serializers, services, uploads
 from core.api.callbacks import CallbackRefused, check_address
-from core.api.errors import ApiError, not_found
+from core.api.errors import ApiError, body, not_found
 from core.api.models import ApiJob
 from core.api.pagination import Pagination
 from core.billing import plans
@@ -275,7 +275,7 @@ class SeparationCancel(APIView):
                 "not_cancellable",
                 f"A separation that is {current.status} cannot be cancelled.",
             )
-        if not services.cancel(api_job, current.job):
+        if not services.cancel(current.job):
             raise ApiError(409, "not_cancellable", "The separation finished in the meantime.")
         return Response(_describe(request, _api_job(request, pk)))
 
@@ -371,3 +371,9 @@ class LedgerView(APIView):
         return paginator.get_paginated_response(
             serializers.LedgerEntrySerializer(page, many=True).data
         )
+
+
+def unknown_endpoint(request: HttpRequest) -> JsonResponse:
+    """Answer an address the API does not have with a 404 in the API's error shape."""
+    message = f"No such endpoint: {request.path}. See /api/v1/docs/."
+    return JsonResponse(body("not_found", message), status=404)

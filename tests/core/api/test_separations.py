@@ -200,3 +200,8 @@ def test_unknown_ids_are_404_in_the_error_shape(account: Account) -> None:
         404,
         "not_found",
     )
+
+
+def test_unknown_endpoints_answer_in_the_error_shape(account: Account) -> None:
+    assert_error(account.client.get("/api/v1/nothing-here"), 404, "not_found")
+    assert_error(account.client.put("/api/v1/account"), 405, "method_not_allowed")
