@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import uuid
 from typing import Any
@@ -32,6 +33,8 @@ class S3Server:
 
     def start(self) -> None:
         """Start answering."""
+        # Its request log would drown the test output.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
 
     def stop(self) -> None:

@@ -1,0 +1,105 @@
+"""Run the deployment's roles as separate processes, as deploy/bin/stemsplit starts them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "bin" / "stemsplit"
+
+
+class Role:
+    """One role in its own working directory ("host"), its output kept in a log."""
+
+    def __init__(self, name: str, role: str, base: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.workdir = base / name
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "role.log"
+        self.env = {**env, "DATA_DIR": str(self.workdir / "data")}
+        self._log = self.log_path.open("w")
+        # Its own session: kill() takes the whole process group, pool children included,
+        # as when a host goes away.
+        self.proc = subprocess.Popen(
+            [str(SCRIPT), role],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        """Return what the role printed so far."""
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        """Return whether the role's main process still runs."""
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the role and its children: no clean shutdown, no acknowledgement."""
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        """Stop the role (SIGTERM, then SIGKILL)."""
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def run_role(role: str, workdir: Path, env: dict[str, str], timeout: float = 300) -> str:
+    """Run a one-shot role (migrate, check) to its end; return its output, failing on error."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [str(SCRIPT), role],
+        cwd=workdir,
+        env={**env, "DATA_DIR": str(workdir / "data")},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"{role} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
+
+
+def workers(redis_url: str) -> dict[str, dict[str, Any]]:
+    """Return the heartbeats in Redis, by worker name."""
+    conn = redis.Redis.from_url(redis_url)
+    found = {}
+    for key in conn.scan_iter(match="stemsplit:worker:*"):
+        raw = conn.get(key)
+        if raw is not None:
+            beat = json.loads(raw)
+            found[beat["hostname"]] = beat
+    return found
+
+
+def until(predicate: Any, timeout: float, what: str, roles: list[Role], step: float = 0.2) -> Any:
+    """Poll until predicate() is truthy; fail with every role's log tail if it never is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {r.name}:\n{r.log()[-3000:]}" for r in roles)
+            raise AssertionError(f"{what}: not within {timeout}s\n{tails}")
+        time.sleep(step)
