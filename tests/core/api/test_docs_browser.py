@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_django.live_server_helper import LiveServer
 
-from tests.browser.test_sites import browser  # noqa: F401  (the Chromium fixture)
+from tests.browser.test_sites import SHOTS, browser  # noqa: F401  (the Chromium fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -16,8 +18,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def test_swagger_ui_renders_the_schema_without_csp_violations(
     live_server: LiveServer,
     browser: Any,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
     problems: list[str] = []
     outside: list[str] = []
     page.on(
@@ -40,4 +43,7 @@ def test_swagger_ui_renders_the_schema_without_csp_violations(
     assert "StemSplit API" in page.locator(".info .title").inner_text()
     assert outside == []  # everything came from the site itself
     assert not [p for p in problems if "Content Security Policy" in p], problems
+    # STEMSPLIT_SCREENSHOTS=1 writes the README's picture of the page.
+    folder = SHOTS if os.environ.get("STEMSPLIT_SCREENSHOTS") == "1" else tmp_path
+    page.screenshot(path=str(folder / "api-docs-desktop.png"))
     page.close()
