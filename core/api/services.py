@@ -16,6 +16,8 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 
 from core.api.models import ApiJob, APIKey, WebhookSecret, new_webhook_secret
+from core.billing import selectors as billing
+from core.billing.services import InsufficientCredits
 from core.jobs import services as jobs
 from core.jobs.models import Job
 
@@ -153,11 +155,15 @@ def submit_upload(
 def submit_link(user: User, ask: Ask, *, client: str) -> tuple[ApiJob, bool]:
     """Queue a link's import for the account; return its API job and whether it is new.
 
-    Raises LinkError (before anything is created) and IdempotencyMismatch.
+    Raises LinkError (before anything is created), InsufficientCredits and IdempotencyMismatch.
     """
     earlier = _replay(user, ask)
     if earlier is not None:
         return earlier, False
+    balance = billing.balance(user)
+    if balance < 1:
+        # The length is known only once fetched; a link needs at least one credit to start.
+        raise InsufficientCredits(balance=balance, needed=1)
     with transaction.atomic():
         api_job = _new_api_job(user, ask)
         twin = _save_or_replay(user, api_job, ask)

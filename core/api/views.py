@@ -132,7 +132,9 @@ class SeparationList(APIView):
             return self._submit_link(request, plan)
         return self._submit_upload(request, plan)
 
-    def _ask(self, request: Request, data: dict[str, Any], plan: plans.Plan, **kw: str) -> Any:
+    def _ask(
+        self, request: Request, data: dict[str, Any], plan: plans.Plan, **kw: str
+    ) -> services.Ask:
         uploads.check_format(plan, data["format"])
         callback_url = (data.get("callback_url") or "").strip()
         if callback_url:
@@ -199,12 +201,10 @@ class SeparationList(APIView):
         data = form.validated_data
         ask = self._ask(request, data, plan, url=data["url"].strip())
         user = _user(request)
-        balance = billing.balance(user)
-        if balance < 1:
-            # The length is known only once fetched; a link needs at least one credit to start.
-            raise _payment_required(InsufficientCredits(balance=balance, needed=1))
         try:
             api_job, created = services.submit_link(user, ask, client=ratelimit.client_id(request))
+        except InsufficientCredits as exc:
+            raise _payment_required(exc) from exc
         except LinkError as exc:
             code = 422 if exc.code == "private_address" else 400
             raise ApiError(code, exc.code, exc.message) from exc
