@@ -85,7 +85,7 @@ def workers(redis_url: str) -> dict[str, dict[str, Any]]:
     conn = redis.Redis.from_url(redis_url)
     found = {}
     for key in conn.scan_iter(match="stemsplit:worker:*"):
-        raw = conn.get(key)
+        raw: bytes | None = conn.get(key)  # type: ignore[assignment]
         if raw is not None:
             beat = json.loads(raw)
             found[beat["hostname"]] = beat

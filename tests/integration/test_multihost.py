@@ -85,7 +85,7 @@ def stack_env(
 
 def _query(env: dict[str, str], sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(env["DATABASE_URL"]) as conn:
-        return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, args).fetchall()
 
 
 def _upload_like_a_browser(base: str, song: Path) -> str:
@@ -212,7 +212,7 @@ def test_jobs_survive_a_killed_worker_across_hosts_sharing_no_disk(
                 "SELECT id::text, worker FROM jobs_separation"
                 " WHERE status = 'running' AND progress > 0.05 AND progress < 0.7",
             )
-            return rows[0] if rows else None  # type: ignore[return-value]
+            return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
         victim_separation, victim_worker = until(mid_job, 300, "a separation half done", roles)
         victim = sep1 if victim_worker.startswith("sep1@") else sep2
