@@ -205,3 +205,26 @@ def test_unknown_ids_are_404_in_the_error_shape(account: Account) -> None:
 def test_unknown_endpoints_answer_in_the_error_shape(account: Account) -> None:
     assert_error(account.client.get("/api/v1/nothing-here"), 404, "not_found")
     assert_error(account.client.put("/api/v1/account"), 405, "method_not_allowed")
+
+
+def test_after_retention_the_files_are_gone_410(
+    account: Account, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.jobs import services
+
+    body = upload(account.client, song(tmp_path)).json()
+    job = Job.objects.get()
+    finish(job, tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.expire_separation(
+            job.separation_id, now=timezone.now() + timedelta(days=30)
+        )
+    url = f"/api/v1/separations/{body['id']}"
+    status = account.client.get(url).json()
+    assert_matches("Separation", status)
+    assert status["status"] == "expired" and status["downloads"] == {}
+    assert_error(account.client.get(f"{url}/accompaniment.mp3"), 410, "gone")
