@@ -46,12 +46,20 @@ def pricing(request: HttpRequest) -> HttpResponse:
             user=user, status__in=Subscription.ACTIVE_STATUSES
         ).exists(),
         "cancelled": request.GET.get("cancelled") == "1",
-        "free_minutes": round(plans.free_plan().max_duration / 60),
-        "pro_minutes": round(plans.paid_plan().max_duration / 60),
+        "free_length": _length(plans.free_plan().max_duration),
+        "pro_length": _length(plans.paid_plan().max_duration),
         "free_retention": _days_or_hours(plans.free_plan().retention),
         "pro_retention": _days_or_hours(plans.paid_plan().retention),
     }
     return render(request, "billing/pricing.html", context)
+
+
+def _length(seconds: float) -> str:
+    """Return a song length limit as people read it: 5 minutes, 90 seconds."""
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{pluralize(minutes)}"
+    return f"{round(seconds)} seconds"
 
 
 def _days_or_hours(delta: timedelta) -> str:
