@@ -130,8 +130,8 @@ def import_link_task(link_id: str) -> str:
                 )
     except InsufficientCredits as exc:
         message = (
-            f"This song needs {exc.needed} credits and your balance is {exc.balance}. "
-            "Nothing was charged."
+            f"This song needs {exc.needed} credit{'s' if exc.needed != 1 else ''} (one per "
+            f"started minute) and your balance is {exc.balance}. Nothing was charged."
         )
         services.fail_link(link_id, code="no_credits", message=message)
         return "no_credits"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ from core.billing import selectors as billing_selectors
 from core.billing import services as billing
 from core.jobs import selectors, services
 from core.jobs.models import AudioSource, Job, LinkImport, Separation
+from shared_separation.tasks import import_link_task
 from tests.audio import make_song
 from tests.core.billing.helpers import submit, user_with
 from tests.core.web.conftest import VR_HOST
+from tests.httpsite import Site
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +196,55 @@ def test_a_free_request_for_a_paying_owners_song_keeps_the_seven_days() -> None:
     later = timezone.now() + timedelta(days=2)
     assert selectors.due_for_expiry(later) == []
     assert services.expire_separation(pro.pk, now=later) is False
+
+
+@pytest.fixture
+def song_site(song: Path) -> Iterator[Site]:
+    """The tests' song site, on the one local port the link import lets through."""
+    mp3 = {"Content-Type": "audio/mpeg"}
+    site = Site(
+        {"/song.mp3": (200, mp3, song.read_bytes())},
+        port=int(os.environ["STEMSPLIT_TEST_LINK_PORT"]),
+    )
+    yield site
+    site.close()
+
+
+def _paste(user: User, site: Site) -> LinkImport:
+    assert _client(user).post("/links/", {"url": f"{site.base}/song.mp3"}).status_code == 303
+    return LinkImport.objects.get(owner=user)
+
+
+def test_a_paying_owners_link_is_fetched_within_pro_onto_the_priority_queue(
+    song_site: Site, settings: Any
+) -> None:
+    settings.ANON_MAX_DURATION = 2.0  # the 3 s song is longer than the free limit
+    user = paid_user()
+    link = _paste(user, song_site)
+    assert import_link_task(str(link.pk)) == "succeeded"
+    job = Job.objects.get(owner=user)
+    assert job.separation.priority is True
+    assert job.retention == timedelta(days=7)
+    assert billing_selectors.reserved(user) == 1
+
+
+def test_a_free_owners_link_keeps_the_free_length_limit(song_site: Site, settings: Any) -> None:
+    settings.ANON_MAX_DURATION = 2.0
+    user = user_with(30)
+    link = _paste(user, song_site)
+    assert import_link_task(str(link.pk)) == "too_long"
+    assert not Job.objects.exists()
+    assert billing_selectors.balance(user) == 30
+
+
+def test_a_link_from_an_account_without_credits_fails_clearly(song_site: Site) -> None:
+    user = user_with(0)
+    link = _paste(user, song_site)
+    assert import_link_task(str(link.pk)) == "no_credits"
+    link.refresh_from_db()
+    assert link.status == LinkImport.Status.FAILED
+    assert link.error_message == (
+        "This song needs 1 credit (one per started minute) and your balance is 0. "
+        "Nothing was charged."
+    )
+    assert not Job.objects.exists()
