@@ -8,6 +8,7 @@ from __future__ import annotations
 from .engine import ENGINE_VERSION, Output, SeparationEngine, SeparationResult
 from .errors import ErrorCode, SeparationError
 from .media import AudioFormat, MediaInfo
+from .quality import Quality
 
 __all__ = [
     "ENGINE_VERSION",
@@ -15,6 +16,7 @@ __all__ = [
     "ErrorCode",
     "MediaInfo",
     "Output",
+    "Quality",
     "SeparationEngine",
     "SeparationError",
     "SeparationResult",

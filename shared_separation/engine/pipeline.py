@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import spectral
+from . import quality, spectral
 
 Network = Callable[[np.ndarray], list[np.ndarray]]
 
@@ -30,15 +30,36 @@ class _Block:
     n_frames: int
     lo: int  # first and last output sample of this block to emit
     hi: int
+    # The high-quality mode only: the full-band spectrum, the boundary patches for the network,
+    # their block-local boundaries, and whether another block follows.
+    full: np.ndarray | None = None
+    patches: quality.Patches | None = None
+    bounds: list[int] | None = None
+    has_next: bool = False
+
+    def network_input(self) -> np.ndarray:
+        """Return the segments, followed by the packed patches if there are any."""
+        if self.patches is None or not self.patches.count:
+            return self.magnitudes
+        return np.concatenate([self.magnitudes, self.patches.packed])
 
 
 class _Front:
     """Cut the padded signal into blocks of `batch_segments` segments and take their STFT."""
 
-    def __init__(self, blocks: Iterable[np.ndarray], batch_segments: int, workers: int) -> None:
+    def __init__(
+        self,
+        blocks: Iterable[np.ndarray],
+        batch_segments: int,
+        workers: int,
+        patch_frames: int | None = None,
+    ) -> None:
         self.source = iter(blocks)
         self.batch_segments = batch_segments
         self.workers = workers
+        self.patch_frames = patch_frames
+        # Patches around a block's last boundary read this many frames of the next block.
+        self.lookahead = patch_frames // 2 if patch_frames else 0
         # The padded signal starts with one frame of zeros, as in Spleeter.
         self.pending: list[np.ndarray] = [np.zeros((spectral.FRAME_LENGTH, 2), np.float32)]
         self.buffered = spectral.FRAME_LENGTH
@@ -51,7 +72,7 @@ class _Front:
         """Return the next block, or None when the signal is exhausted."""
         step = spectral.FRAME_STEP
         batch_frames = self.batch_segments * spectral.SEGMENT_FRAMES
-        need = spectral.samples_needed(batch_frames)
+        need = spectral.samples_needed(batch_frames + self.lookahead)
         while not self.eof and self.buffered < need:
             try:
                 block = next(self.source)
@@ -70,13 +91,16 @@ class _Front:
                 return None
             segments = min(self.batch_segments, math.ceil(remaining / spectral.SEGMENT_FRAMES))
             n_frames = segments * spectral.SEGMENT_FRAMES
+            has_next = remaining > n_frames
         else:
             n_frames = batch_frames
+            has_next = True  # the look-ahead was read, so the signal goes on past this block
+        stft_frames = n_frames + (self.lookahead if has_next else 0)
         signal = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
-        want = spectral.samples_needed(n_frames)
+        want = spectral.samples_needed(stft_frames)
         if len(signal) < want:
             signal = np.concatenate([signal, np.zeros((want - len(signal), 2), np.float32)])
-        spectrum = spectral.stft(signal, n_frames, workers=self.workers)
+        spectrum = spectral.stft(signal, stft_frames, workers=self.workers)
         block_start = self.frame_index * step
         block_end = block_start + n_frames * step
         limit = block_end if not self.eof else min(block_end, self.total_in + spectral.FRAME_LENGTH)
@@ -84,17 +108,26 @@ class _Front:
         hi = limit - block_start
         self.emitted_until = max(self.emitted_until, limit)
         self.frame_index += n_frames
-        # Keep the samples the next frames still read (the 3072-sample overlap).
+        # Keep the samples the next frames still read (the 3072-sample overlap, and the
+        # look-ahead of the high-quality mode).
         keep = signal[n_frames * step :]
         self.pending = [keep] if len(keep) else []
         self.buffered = len(keep)
-        return _Block(
-            low=np.ascontiguousarray(spectrum[:, :, : spectral.NETWORK_BINS]),
-            magnitudes=spectral.network_input(spectrum),
+        out = _Block(
+            low=np.ascontiguousarray(spectrum[:, :n_frames, : spectral.NETWORK_BINS]),
+            magnitudes=spectral.network_input(spectrum[:, :n_frames]),
             n_frames=n_frames,
             lo=lo,
             hi=hi,
+            has_next=has_next,
         )
+        if self.patch_frames is not None:
+            out.full = np.ascontiguousarray(spectrum[:, :n_frames])
+            out.bounds = quality.boundaries(n_frames, has_next) if self.patch_frames else []
+            if out.bounds:
+                magnitudes = np.abs(spectrum[:, :, : spectral.NETWORK_BINS])
+                out.patches = quality.pack_patches(magnitudes, out.bounds, self.patch_frames)
+        return out
 
 
 class _Back:
@@ -104,15 +137,48 @@ class _Back:
         self.workers = workers
         self.tails = [np.zeros((2, spectral.OVERLAP), dtype=np.float32) for _ in range(n_stems)]
 
+    def spectra(self, block: _Block, estimates: list[np.ndarray]) -> list[np.ndarray]:
+        """Return each stem's masked spectrum: Spleeter's ratio masks on the low bins."""
+        return [block.low * mask for mask in spectral.ratio_masks(estimates)]
+
     def audio(self, block: _Block, estimates: list[np.ndarray]) -> list[np.ndarray]:
         """Return each stem's (samples, 2) output for this block."""
         outs = []
-        for k, mask in enumerate(spectral.ratio_masks(estimates)):
-            audio = spectral.istft(block.low * mask, workers=self.workers)
+        for k, spectrum in enumerate(self.spectra(block, estimates)):
+            audio = spectral.istft(spectrum, workers=self.workers)
             audio[:, : spectral.OVERLAP] += self.tails[k]
             self.tails[k] = audio[:, block.n_frames * spectral.FRAME_STEP :].copy()
             outs.append(np.ascontiguousarray(audio[:, block.lo : block.hi].T))
         return outs
+
+
+class _HighBack(_Back):
+    """The high-quality mode: cross-fade the boundary patches, Wiener-filter, full band."""
+
+    def __init__(self, n_stems: int, workers: int, patch_frames: int) -> None:
+        super().__init__(n_stems, workers)
+        self.fade = quality.CrossFade(patch_frames)
+        self.wiener = quality.WienerFilter()
+
+    def spectra(self, block: _Block, estimates: list[np.ndarray]) -> list[np.ndarray]:
+        """Return [vocals, accompaniment]: filtered vocals, and the mixture minus them."""
+        assert block.full is not None and block.bounds is not None
+        segments = block.magnitudes.shape[0]
+        own = [_channels_first(e[:segments]) for e in estimates]
+        patches = block.patches
+        patched = (
+            [quality.unpack_patches(e[segments:], patches) for e in estimates] if patches else []
+        )
+        blended = self.fade.apply(own, patched, block.bounds, block.has_next)
+        vocals = self.wiener.vocals(block.low, blended)
+        accompaniment = block.full.copy()
+        accompaniment[:, :, : spectral.NETWORK_BINS] -= vocals
+        return [vocals, accompaniment]
+
+
+def _channels_first(estimate: np.ndarray) -> np.ndarray:
+    """Turn a (segments, 512, 1024, 2) estimate into (2, frames, 1024)."""
+    return estimate.reshape(-1, spectral.NETWORK_BINS, 2).transpose(2, 0, 1)
 
 
 def run(
@@ -123,14 +189,23 @@ def run(
     batch_segments: int,
     workers: int,
     overlap: bool = True,
+    patch_frames: int | None = None,
 ) -> Iterator[list[np.ndarray]]:
-    """Yield each stem's output, block after block, for the input blocks."""
+    """Yield each stem's output, block after block, for the input blocks.
+
+    With `patch_frames`, the high-quality mode (`quality.py`) with boundary patches that wide (0:
+    none); without, Spleeter's own output.
+    """
     fft_workers = 1 if overlap else workers
-    front = _Front(blocks, batch_segments, fft_workers)
-    back = _Back(n_stems, fft_workers)
+    front = _Front(blocks, batch_segments, fft_workers, patch_frames)
+    back = (
+        _Back(n_stems, fft_workers)
+        if patch_frames is None
+        else _HighBack(n_stems, fft_workers, patch_frames)
+    )
     if not overlap:
         while (block := front.next_block()) is not None:
-            outs = back.audio(block, network(block.magnitudes))
+            outs = back.audio(block, network(block.network_input()))
             if block.hi > block.lo:
                 yield outs
         return
@@ -142,7 +217,7 @@ def run(
             block = upcoming.result()
             if block is not None:
                 upcoming = pool.submit(front.next_block)
-                estimates = network(block.magnitudes)
+                estimates = network(block.network_input())
             if finishing is not None:
                 done, outs = finishing[0], finishing[1].result()
                 finishing = None
