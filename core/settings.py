@@ -275,6 +275,10 @@ SUBSCRIPTION_PRICE_CENTS = env_int("SUBSCRIPTION_PRICE_CENTS", 900, minimum=0)
 MODEL_ROOT = env_path("MODEL_ROOT", DATA_DIR / "models")
 # Longest audio a job may have, checked by probing before any decoding (seconds).
 SEPARATION_MAX_DURATION = env_float("SEPARATION_MAX_DURATION", 60 * 60.0, minimum=1.0)
+# The quality a request gets when it names none: "high" (same weights, better separation for
+# more time: docs/engine.md, README "Separation quality") or "standard" (equal to the official
+# Spleeter output).
+SEPARATION_DEFAULT_QUALITY = env_choice("SEPARATION_DEFAULT_QUALITY", "high", ("standard", "high"))
 # Threads for the network and FFTs in one worker process (0: all cores this process may use).
 SEPARATION_THREADS = env_int("SEPARATION_THREADS", 0, minimum=0)
 SEPARATION_BATCH_SEGMENTS = env_int("SEPARATION_BATCH_SEGMENTS", 2, minimum=1)

@@ -17,6 +17,8 @@ packages=(ffmpeg redis-server ca-certificates fonts-dejavu-core)
 if ((DEV)); then packages+=(chromium); fi
 # The ledger's concurrency tests start a real PostgreSQL server (tests/postgres.py).
 if ((DEV)); then packages+=(postgresql); fi
+# The quality test and bench/quality.py render songs with known stems (bench/songs.py).
+if ((DEV)); then packages+=(fluidsynth fluid-soundfont-gm espeak-ng); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

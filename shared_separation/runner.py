@@ -90,6 +90,7 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
                 max_duration=settings.SEPARATION_MAX_DURATION,
                 progress=reporter,
                 cancelled=reporter.cancelled,
+                quality=separation.quality,
             )
         except SeparationError as exc:
             if exc.code == ErrorCode.CANCELLED:

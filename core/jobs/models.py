@@ -43,6 +43,12 @@ class Separation(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
+    class Quality(models.TextChoices):
+        # The engine's modes (shared_separation.engine.Quality): standard equals the official
+        # Spleeter output, high separates better with the same weights (docs/engine.md).
+        STANDARD = "standard", "Standard"
+        HIGH = "high", "High quality"
+
     LIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.SUCCEEDED)
     # Done with, one way or another: their files expire after the retention time.
     FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
@@ -50,6 +56,7 @@ class Separation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     source = models.ForeignKey(AudioSource, on_delete=models.CASCADE, related_name="separations")
     engine_version = models.CharField(max_length=64)
+    quality = models.CharField(max_length=16, choices=Quality.choices, default=Quality.STANDARD)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
@@ -69,9 +76,10 @@ class Separation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            # At most one separation in flight or done per audio and engine: never separate twice.
+            # At most one separation in flight or done per audio, engine and quality: never
+            # separate twice, and never hand one mode's result to a request for the other.
             models.UniqueConstraint(
-                fields=["source", "engine_version"],
+                fields=["source", "engine_version", "quality"],
                 condition=Q(status__in=["queued", "running", "succeeded"]),
                 name="one_live_separation_per_source",
             )

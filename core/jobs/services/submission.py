@@ -39,6 +39,8 @@ class Submission:
     origin: str = Job.Origin.WEB
     priority: bool = False
     duration: float | None = None
+    # "standard" or "high" (Separation.Quality); None: the site's SEPARATION_DEFAULT_QUALITY.
+    quality: str | None = None
 
 
 def hash_file(content: File) -> str:
@@ -106,6 +108,7 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
     short of credits gets billing.InsufficientCredits and nothing is stored; a result that is
     already there is charged at once. Anonymous jobs are the free tier and move no credits.
     """
+    quality = Separation.Quality(submission.quality or settings.SEPARATION_DEFAULT_QUALITY)
     sha256 = hash_file(content)
     # The owner's plan at submission decides the queue and how long the files are kept.
     plan = plans.plan_for(owner) if owner is not None else None
@@ -123,7 +126,9 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         if owner is not None:
             billing.reserve(job, _credits(sha256, submission))
         source = _store_source(content, sha256, submission)
-        separation, created = _live_separation(source, priority=priority)
+        separation, created = _live_separation(source, priority=priority, quality=quality)
+        if priority and not created:
+            _promote(separation)
         now = timezone.now()
         job.separation = separation
         job.status = _job_status_for(separation)
@@ -146,6 +151,21 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         "new" if created else separation.status,
     )
     return job
+
+
+def _promote(separation: Separation) -> None:
+    """Move a song still waiting in the normal queue to the priority queue, for a payer.
+
+    Its first message stays in the normal queue: whichever a worker takes first claims the
+    separation, and the other then finds nothing to claim (extra messages are harmless).
+    """
+    promoted = Separation.objects.filter(
+        pk=separation.pk, status=Separation.Status.QUEUED, priority=False
+    ).update(priority=True)
+    if promoted:
+        separation.priority = True
+        transaction.on_commit(lambda: enqueue(separation))
+        logger.info("separation %s moved to the priority queue", separation.pk)
 
 
 def _job_status_for(separation: Separation) -> Job.Status:
@@ -200,9 +220,14 @@ def derive_job(job: Job, *, brand: str, stem: str) -> Job:
     return derived
 
 
-def _live_separation(source: AudioSource, *, priority: bool) -> tuple[Separation, bool]:
+def _live_separation(
+    source: AudioSource, *, priority: bool, quality: Separation.Quality
+) -> tuple[Separation, bool]:
     live = Separation.objects.filter(
-        source=source, engine_version=ENGINE_VERSION, status__in=Separation.LIVE_STATUSES
+        source=source,
+        engine_version=ENGINE_VERSION,
+        quality=quality,
+        status__in=Separation.LIVE_STATUSES,
     )
     separation = live.first()
     if separation is not None:
@@ -211,7 +236,7 @@ def _live_separation(source: AudioSource, *, priority: bool) -> tuple[Separation
         with transaction.atomic():
             return (
                 Separation.objects.create(
-                    source=source, engine_version=ENGINE_VERSION, priority=priority
+                    source=source, engine_version=ENGINE_VERSION, quality=quality, priority=priority
                 ),
                 True,
             )
