@@ -248,3 +248,18 @@ def test_a_link_from_an_account_without_credits_fails_clearly(song_site: Site) -
         "Nothing was charged."
     )
     assert not Job.objects.exists()
+
+
+def test_a_payer_asking_for_a_song_waiting_in_the_normal_queue_moves_it_up(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    first = submit(None, b"a popular song", duration=30.0)
+    assert first.separation.priority is False
+    with django_capture_on_commit_callbacks() as callbacks:
+        second = submit(paid_user(), b"a popular song", duration=30.0)
+    assert second.separation_id == first.separation_id  # still separated once
+    assert Separation.objects.get(pk=first.separation_id).priority is True
+    assert len(callbacks) == 1  # sent again, to the priority queue
+    with django_capture_on_commit_callbacks() as callbacks:
+        submit(paid_user(), b"a popular song", duration=30.0)
+    assert callbacks == []  # already there: nothing more to send
