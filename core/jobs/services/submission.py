@@ -129,8 +129,6 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         separation, created = _live_separation(source, priority=priority, quality=quality)
         if priority and not created:
             _promote(separation)
-        if priority and not created:
-            _promote(separation)
         now = timezone.now()
         job.separation = separation
         job.status = _job_status_for(separation)
@@ -153,21 +151,6 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         "new" if created else separation.status,
     )
     return job
-
-
-def _promote(separation: Separation) -> None:
-    """Move a song still waiting in the normal queue to the priority queue, for a payer.
-
-    Its first message stays in the normal queue: whichever a worker takes first claims the
-    separation, and the other then finds nothing to claim (extra messages are harmless).
-    """
-    promoted = Separation.objects.filter(
-        pk=separation.pk, status=Separation.Status.QUEUED, priority=False
-    ).update(priority=True)
-    if promoted:
-        separation.priority = True
-        transaction.on_commit(lambda: enqueue(separation))
-        logger.info("separation %s moved to the priority queue", separation.pk)
 
 
 def _promote(separation: Separation) -> None:
