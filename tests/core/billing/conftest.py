@@ -30,4 +30,5 @@ def payments(settings: Settings, stripe_standin: StripeStandIn) -> StripeStandIn
     settings.SUBSCRIPTION_PRICE_CENTS = 900
     stripe_standin.checkout.sessions.clear()
     stripe_standin.checkout.requests.clear()
+    stripe_standin.checkout.portal_sessions.clear()
     return stripe_standin

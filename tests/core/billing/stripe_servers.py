@@ -1,11 +1,12 @@
 """Local stand-ins for Stripe's API: localstripe, and a Checkout Session server in front of it.
 
 The project's Stripe client talks to one API address (STRIPE_API_BASE). That address is a small
-HTTP server started here: it answers POST /v1/checkout/sessions itself with Stripe's documented
-Checkout Session JSON (localstripe has no Checkout), recording and checking every parameter the
-project sends, and passes every other request (customers, subscriptions...) on to a real
-localstripe process. GET /pay/<session id> stands for Stripe's hosted page: it redirects to the
-session's success_url, as Stripe does once the payer has paid.
+HTTP server started here: it answers POST /v1/checkout/sessions and
+/v1/billing_portal/sessions itself with Stripe's documented JSON (localstripe has neither),
+recording and checking every parameter the project sends, and passes every other request
+(customers, subscriptions...) on to a real localstripe process. GET /pay/<session id> stands
+for Stripe's hosted page: it redirects to the session's success_url, as Stripe does once the
+payer has paid.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class CheckoutServer:
     sessions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, auth
     paid: list[str] = field(default_factory=list)
+    portal_sessions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -146,6 +148,25 @@ class CheckoutServer:
         self.sessions.append({"params": params, "session": session})
         return 200, session
 
+    def create_portal_session(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer a billing portal session, as Stripe documents it, for a real customer."""
+        customer = params.get("customer")
+        if not customer or self._localstripe("GET", f"/v1/customers/{customer}")[0] != 200:
+            return _error(f"No such customer: '{customer}'", "customer")
+        if not str(params.get("return_url", "")).startswith(("http://", "https://")):
+            return _error("Not a valid URL: return_url", "return_url")
+        session_id = f"bps_{secrets.token_hex(12)}"
+        session = {
+            "id": session_id,
+            "object": "billing_portal.session",
+            "customer": customer,
+            "return_url": params["return_url"],
+            "url": f"{self.base}/portal/{session_id}",
+            "livemode": False,
+        }
+        self.portal_sessions.append({"params": params, "session": session})
+        return 200, session
+
     def _localstripe(
         self,
         method: str,
@@ -193,6 +214,10 @@ class CheckoutServer:
                         401,
                         {"error": {"type": "invalid_request_error", "message": "Invalid API Key"}},
                     )
+                    return self._send(status, json.dumps(data).encode(), "application/json")
+                if self.command == "POST" and path == "/v1/billing_portal/sessions":
+                    params = unflatten(parse_qsl(body.decode(), keep_blank_values=True))
+                    status, data = server.create_portal_session(params)
                     return self._send(status, json.dumps(data).encode(), "application/json")
                 if self.command == "POST" and path == "/v1/checkout/sessions":
                     params = unflatten(parse_qsl(body.decode(), keep_blank_values=True))

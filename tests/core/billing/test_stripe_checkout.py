@@ -123,3 +123,20 @@ def test_stripe_refusing_the_session_is_a_clear_503(
     response = _signed_in(user_with(0)).post("/pricing/packs/100/")
     assert response.status_code == 503
     assert "Nothing was charged" in response.content.decode()
+
+
+def test_a_subscriber_manages_the_plan_in_stripes_billing_portal(
+    payments: StripeStandIn,
+) -> None:
+    user = user_with(0)
+    client = _signed_in(user, AE_HOST)
+    assert client.post("/pricing/manage/").status_code == 404  # no plan yet
+    client.post("/pricing/subscribe/")
+    response = client.post("/pricing/manage/")
+    assert response.status_code == 303
+    [recorded] = payments.checkout.portal_sessions
+    assert response["Location"] == recorded["session"]["url"]
+    assert recorded["params"] == {
+        "customer": StripeCustomer.objects.get(user=user).customer,
+        "return_url": f"http://{AE_HOST}/account/",
+    }
