@@ -341,8 +341,13 @@ CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 1, minimum=1)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_CREATE_MISSING_QUEUES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The longest job (60 min of audio at the per-minute allowance plus margin) plus a long queue
-# wait must fit inside the visibility timeout, or Redis redelivers a job that is still running.
+# Redis gives an unacknowledged message to another worker after the visibility timeout, so it
+# must exceed the longest time a message stays unacknowledged: its job's hard limit (60 min of
+# audio: 120 + 30 x 60 + 60 = 1980 s) plus the longest wait in a worker before it runs (a
+# retry held for its countdown, SEPARATION_STALE_AFTER 120 s, then behind the job the pool
+# process is running, 1980 s): about 68 min. Time in the Redis list does not count (the clock
+# starts when a worker takes the message; prefetch 1 keeps no other message waiting there).
+# 6 h leaves room for longer limits; a lost worker's job comes back through the sweep, not this.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600, minimum=60),
     # Serve the queues in the order a worker lists them (priority first), not round robin.
