@@ -282,12 +282,7 @@ def requeue(publication_id: uuid.UUID | str) -> bool:
 
 @contextlib.contextmanager
 def _local(name: str) -> Iterator[Path]:
-    """Yield a local path of a stored file: the file itself on disk storage, else a copy."""
-    try:
-        yield Path(default_storage.path(name))
-        return
-    except NotImplementedError:
-        pass
+    """Yield a local copy of a stored file, for ffmpeg: the storage may be on another host."""
     with tempfile.TemporaryDirectory(prefix="ytbot-") as tmp:
         path = Path(tmp) / Path(name).name
         with default_storage.open(name, "rb") as src, path.open("wb") as dst:
