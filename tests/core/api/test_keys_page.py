@@ -99,3 +99,17 @@ def test_a_free_account_is_told_which_plan_has_the_api() -> None:
     browser.force_login(make_user(credits=30, paid=False))
     page = browser.get("/account/").content.decode()
     assert "does not include the API; the Pro plan does" in page
+
+
+def test_the_admin_lists_keys_and_api_jobs() -> None:
+    from django.contrib.auth.models import User
+
+    from core.api import services
+
+    services.create_key(make_user(), "listed key")
+    admin = User.objects.create_superuser("root", "root@example.com", "x-secret-1")
+    browser = Client(HTTP_HOST=HOST)
+    browser.force_login(admin)
+    keys = browser.get("/admin/api/apikey/")
+    assert keys.status_code == 200 and "listed key" in keys.content.decode()
+    assert browser.get("/admin/api/apijob/").status_code == 200
