@@ -136,7 +136,14 @@ def import_link_task(link_id: str) -> str:
         services.fail_link(link_id, code="no_credits", message=message)
         return "no_credits"
     except LinkError as exc:
-        services.fail_link(link_id, code=exc.code, message=exc.message)
+        message = exc.message
+        if exc.code == "too_long" and not plan.paid:
+            pro = plans.paid_plan()
+            message += (
+                f" The {pro.name} plan takes songs up to {round(pro.max_duration / 60)} minutes:"
+                " buy any credit pack on the pricing page."
+            )
+        services.fail_link(link_id, code=exc.code, message=message)
         logger.info("link %s failed: %s (%s)", link_id, exc.message, exc.code)
         return exc.code
     except SoftTimeLimitExceeded:

@@ -118,3 +118,12 @@ def cheapest_plan_allowing(
             continue
         return plan
     return None
+
+
+def plan_refusal(current: Plan, needed: Plan | None, what: str) -> str:
+    """Return the message for a limit that a higher plan lifts, naming it ("" if none does)."""
+    if needed is None or needed.code == current.code:
+        return ""
+    if current.code == ANONYMOUS and needed.code == FREE:
+        return f"{what} needs a free account. Sign up to use it."
+    return f"{what} needs the {needed.name} plan. Buy any credit pack on the pricing page."

@@ -10,7 +10,7 @@ from pathlib import Path
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from core.billing.plans import Plan, anonymous_plan, cheapest_plan_allowing
+from core.billing.plans import Plan, anonymous_plan, cheapest_plan_allowing, plan_refusal
 from shared_separation.engine import ErrorCode, MediaInfo, SeparationError, media
 
 # HTTP status per refusal, so scripts and the upload script can tell them apart.
@@ -74,15 +74,6 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, (list, tuple)):
             return [single(item, initial) for item in data] if data else [single(None, initial)]
         return [single(data, initial)]
-
-
-def plan_refusal(current: Plan, needed: Plan | None, what: str) -> str:
-    """Return the message for a limit a higher plan lifts: it names that plan."""
-    if needed is None or needed.code == current.code:
-        return ""
-    if current.code == "anonymous" and needed.code == "free":
-        return f"{what} needs a free account. Sign up to use it."
-    return f"{what} needs the {needed.name} plan. Buy any credit pack on the pricing page."
 
 
 class UploadForm(forms.Form):

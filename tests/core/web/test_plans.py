@@ -233,6 +233,8 @@ def test_a_free_owners_link_keeps_the_free_length_limit(song_site: Site, setting
     user = user_with(30)
     link = _paste(user, song_site)
     assert import_link_task(str(link.pk)) == "too_long"
+    link.refresh_from_db()
+    assert "The Pro plan takes songs up to 60 minutes" in link.error_message
     assert not Job.objects.exists()
     assert billing_selectors.balance(user) == 30
 
