@@ -1,0 +1,160 @@
+"""Separation quality of the official Spleeter and of the engine's modes, on songs with known stems.
+
+Songs come from `bench/songs.py` (General MIDI accompaniment rendered by FluidSynth, a synthetic
+spoken or sung voice); every system separates the same mixtures and is scored with the SDR
+10 log10(|s|^2 / |s - ŝ|^2) of each stereo stem against the truth, averaged over the songs.
+
+Systems: ``official`` (Spleeter's own ``Separator("spleeter:2stems").separate``, in process),
+``standard`` and ``high`` (``SeparationEngine.separate_waveform`` in each mode), and with
+``--ablations`` the high mode without boundary patches (``high_nopatch``: Wiener filter and full
+band only) and with 256-frame patches, two packed per network input (``high_p256``). Times are
+wall and CPU seconds of the separation alone, summed over the songs, all systems in the same
+process one after another; on a shared machine compare them within one run only.
+
+The default seeds (100 and up) are not the ones the mode's settings were tuned on (0 to 5).
+
+Run from the repository root: ``.venv/bin/python bench/quality.py --songs 10 --seconds 30``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.songs import Song, available, make_song  # noqa: E402
+
+STEMS = ("vocals", "accompaniment")
+LABELS = {
+    "official": "official `Separator.separate`",
+    "standard": "engine, `standard`",
+    "high": "engine, `high`",
+    "high_nopatch": "`high` without boundary patches",
+    "high_p256": "`high` with 256-frame patches",
+}
+Separate = Callable[[np.ndarray], dict[str, np.ndarray]]
+
+
+def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Signal-to-distortion ratio of `estimate` against `reference`, in dB."""
+    ref = reference.astype(np.float64)
+    err = ref - estimate.astype(np.float64)
+    return float(10 * np.log10(np.sum(ref**2) / max(np.sum(err**2), 1e-30)))
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def systems(model_root: Path, names: list[str]) -> dict[str, Separate]:
+    """Load each system once; return name -> separate(waveform)."""
+    os.environ.setdefault("MODEL_PATH", str(model_root))
+    from shared_separation.engine import SeparationEngine
+
+    out: dict[str, Separate] = {}
+    engine = SeparationEngine(model_root)
+    if "official" in names:
+        from spleeter.model.provider import ModelProvider
+        from spleeter.separator import Separator
+
+        ModelProvider.DEFAULT_MODEL_PATH = str(model_root)  # never download
+        separator = Separator("spleeter:2stems", multiprocess=False)
+        out["official"] = lambda w: separator.separate(np.array(w, dtype=np.float32))
+    if "standard" in names:
+        out["standard"] = lambda w: engine.separate_waveform(w, quality="standard")
+    if "high" in names:
+        out["high"] = lambda w: engine.separate_waveform(w, quality="high")
+    if "high_nopatch" in names:
+        nopatch = SeparationEngine(model_root, patch_frames=0)
+        out["high_nopatch"] = lambda w: nopatch.separate_waveform(w, quality="high")
+    if "high_p256" in names:
+        p256 = SeparationEngine(model_root, patch_frames=256)
+        out["high_p256"] = lambda w: p256.separate_waveform(w, quality="high")
+    return out
+
+
+def evaluate(songs: list[Song], separate: dict[str, Separate]) -> dict[str, dict[str, float]]:
+    """Separate every song with every system; return mean SDRs and summed times per system."""
+    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in separate}
+    times = {name: [0.0, 0.0] for name in separate}
+    for song in songs:
+        mixture = np.asarray(song.mixture)
+        for name, run in separate.items():
+            wall, cpu = time.perf_counter(), _cpu()
+            out = run(mixture)
+            times[name][0] += time.perf_counter() - wall
+            times[name][1] += _cpu() - cpu
+            pair = (sdr(song.vocals, out["vocals"]), sdr(song.accompaniment, out["accompaniment"]))
+            scores[name].append(pair)
+            print(f"  {song.name} {name:13s} vocals {pair[0]:6.2f} dB  acc. {pair[1]:6.2f} dB")
+    return {
+        name: {
+            "vocals": float(np.mean([s[0] for s in scores[name]])),
+            "accompaniment": float(np.mean([s[1] for s in scores[name]])),
+            "wall": times[name][0],
+            "cpu": times[name][1],
+        }
+        for name in separate
+    }
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    """Render the results as a Markdown table."""
+    base = results.get("official") or results["standard"]
+    std = results.get("standard")
+    lines = [
+        "| system | vocals SDR | accompaniment SDR | vs official | wall | CPU | CPU vs standard |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results.items():
+        dv, da = r["vocals"] - base["vocals"], r["accompaniment"] - base["accompaniment"]
+        gain = f"{dv:+.2f} / {da:+.2f} dB"
+        ratio = f"{r['cpu'] / std['cpu']:.2f}x" if std else "-"
+        lines.append(
+            f"| {LABELS[name]} | {r['vocals']:.2f} dB | {r['accompaniment']:.2f} dB | {gain} "
+            f"| {r['wall']:.1f} s | {r['cpu']:.1f} s | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Parse the arguments, make the songs, run the systems and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--songs", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--first-seed", type=int, default=100)
+    parser.add_argument("--ablations", action="store_true", help="Also run the ablated modes.")
+    parser.add_argument("--model-root", type=Path, default=REPO / "var" / "models")
+    args = parser.parse_args()
+    missing = available()
+    if missing:
+        sys.exit(f"Cannot make the songs: {missing}")
+    names = ["official", "standard", "high"]
+    if args.ablations:
+        names += ["high_nopatch", "high_p256"]
+    print(f"Making {args.songs} songs of {args.seconds:g} s ...", flush=True)
+    songs = [make_song(args.first_seed + i, args.seconds) for i in range(args.songs)]
+    separate = systems(args.model_root, names)
+    for run in separate.values():  # warm up: the first call builds kernels and caches
+        run(np.asarray(songs[0].mixture[: 44100 * 15]))
+    results = evaluate(songs, separate)
+    print()
+    print(
+        f"{args.songs} songs of {args.seconds:g} s, seeds {args.first_seed}-"
+        f"{args.first_seed + args.songs - 1}, {os.cpu_count()} CPUs:"
+    )
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
