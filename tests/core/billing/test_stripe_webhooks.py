@@ -256,3 +256,26 @@ def test_a_refund_of_a_charge_we_do_not_know_changes_nothing(
     )
     assert response.status_code == 200
     assert selectors.balance(user) == 10
+
+
+def test_an_active_plan_alone_makes_pro_until_it_is_cancelled(
+    payments: StripeStandIn, web: Client
+) -> None:
+    user = user_with(0)
+    client = Client(HTTP_HOST=VR_HOST)
+    client.force_login(user)
+    client.post("/pricing/subscribe/")
+    customer = payments.checkout.sessions[-1]["params"]["customer"]
+    # A trial's first invoice pays nothing: no credits, but the plan runs.
+    trial = events.invoice_paid(customer=customer, subscription="sub_trial", amount=0)
+    assert events.post(web, trial).status_code == 200
+    assert selectors.balance(user) == 0
+    assert plans.plan_for(user).name == "Pro"
+    assert "Next credits" in client.get("/account/").content.decode()
+    ended = events.event(
+        "customer.subscription.deleted",
+        {"id": "sub_trial", "customer": customer, "status": "canceled"},
+    )
+    assert events.post(web, ended).status_code == 200  # gone from Stripe: the event's word
+    assert Subscription.objects.get(stripe_id="sub_trial").status == "canceled"
+    assert plans.plan_for(user).name == "Free"
