@@ -19,6 +19,7 @@ from core.jobs import services
 from core.jobs.models import Job, Separation
 from shared_separation.tasks import SERVICE_RETRY_S, separate
 from tests.integration.s3 import free_port, s3_env
+from tests.integration.stack import SCRIPT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +58,29 @@ def test_an_unreachable_database_at_start_up_is_named(tmp_path: Path) -> None:
         done.stderr
     )
     assert ":pw@" not in done.stderr and "storage unreachable" not in done.stderr
+
+
+def test_a_worker_role_refuses_to_start_naming_the_bucket(tmp_path: Path) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "core.settings",
+        "STEMSPLIT_VENV": str(Path(sys.executable).parent.parent),
+        "DATA_DIR": str(tmp_path),
+        **s3_env(endpoint, "media-prod"),
+    }
+    done = subprocess.run(
+        [str(SCRIPT), "separation-worker"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert f"storage unreachable: S3 bucket 'media-prod' at {endpoint}" in done.stderr
+    assert "celery" not in done.stdout.lower()  # stopped before the worker started
 
 
 def test_reachable_services_pass(tmp_path: Path) -> None:
