@@ -177,6 +177,8 @@ def env_storages(media_root: Path, *, url_expiry: int) -> dict[str, dict[str, An
         raise ImproperlyConfigured(
             f"AWS_S3_ADDRESSING_STYLE must be auto, path or virtual: {style}"
         )
+    from botocore.config import Config  # only when S3 is chosen: the local setup never loads it
+
     options: dict[str, Any] = {
         "bucket_name": bucket,
         "endpoint_url": _optional("AWS_S3_ENDPOINT_URL"),
@@ -192,6 +194,15 @@ def env_storages(media_root: Path, *, url_expiry: int) -> dict[str, dict[str, An
         "querystring_expire": url_expiry,
         # Like the local folder: a name taken gets another, so "stored first wins" holds.
         "file_overwrite": False,
+        # Fail in seconds, not minutes, when the bucket is unreachable: a job is retried later
+        # and /healthz must answer a load balancer in time.
+        "client_config": Config(
+            signature_version="s3v4",
+            s3={"addressing_style": style} if style else None,
+            connect_timeout=env_float("AWS_S3_CONNECT_TIMEOUT", 5.0, minimum=0.1),
+            read_timeout=env_float("AWS_S3_READ_TIMEOUT", 60.0, minimum=0.1),
+            retries={"mode": "standard", "max_attempts": 3},
+        ),
     }
     return {
         "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},

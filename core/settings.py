@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import ipaddress
 import secrets
 import warnings
 from pathlib import Path
@@ -355,20 +354,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
-# -- health and metrics (core.health; docs/deploy.md) -----------------------------------------
-# Every worker stores a heartbeat in Redis this often; it expires after three intervals.
-WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0, minimum=1.0)
-# /metrics answers a scraper showing "Authorization: Bearer <METRICS_TOKEN>", or one whose
-# address is in METRICS_ALLOWED_NETWORKS (CIDRs; behind a proxy, REMOTE_ADDR is the proxy's).
-METRICS_TOKEN = env_str("METRICS_TOKEN", "")
-METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
-for _network in METRICS_ALLOWED_NETWORKS:
-    try:
-        ipaddress.ip_network(_network, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: not a network: {_network}") from None
-# Separation speed per worker is measured over the separations finished this long ago at most.
-METRICS_SPEED_WINDOW = env_float("METRICS_SPEED_WINDOW", 3600.0, minimum=60.0)
 # -- health and metrics (core.health; docs/deploy.md) -----------------------------------------
 # Every worker stores a heartbeat in Redis this often; it expires after three intervals.
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 10.0, minimum=1.0)

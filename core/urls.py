@@ -7,11 +7,8 @@ from django.urls import include, path
 
 from core.brands.views import palette_css
 from core.health.views import operations
-from core.health.views import operations
 
 urlpatterns = [
-    # Before admin.site.urls, whose catch-all would answer 404 for it.
-    path("admin/operations/", admin.site.admin_view(operations), name="operations"),
     # Before admin.site.urls, whose catch-all would answer 404 for it.
     path("admin/operations/", admin.site.admin_view(operations), name="operations"),
     path("admin/", admin.site.urls),
@@ -22,7 +19,6 @@ urlpatterns = [
     # The account page and allauth's pages share one prefix: /account/, /account/login/, ...
     path("account/", include("core.accounts.urls")),
     path("account/", include("allauth.urls")),
-    path("", include("core.billing.urls")),
     path("", include("core.billing.urls")),
     path("", include("core.web.urls")),
     path("", include("youtube_bot.urls")),
