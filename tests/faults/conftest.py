@@ -292,7 +292,12 @@ def submit_song(path: Path, seconds: float, owner: User | None = None) -> Job:
     with path.open("rb") as fh:
         return services.submit(
             File(fh, name=path.name),
-            services.Submission(original_name=path.name, stem="accompaniment", duration=seconds),
+            services.Submission(
+                original_name=path.name,
+                stem="accompaniment",
+                brand="vocals-remover",
+                duration=seconds,
+            ),
             owner=owner,
         )
 
