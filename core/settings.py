@@ -351,6 +351,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600, minimum=60),
     # Serve the queues in the order a worker lists them (priority first), not round robin.
     "queue_order_strategy": "priority",
+    # No socket_timeout, on purpose: a broker that stops answering without closing connections
+    # (tests/faults freezes it for a minute) makes publishes and acknowledgements wait and then
+    # go on, where a timeout would drop a job's message until the requeue sweep; a broker that
+    # restarts closes the connections, and workers reconnect by themselves (both tested).
 }
 CELERY_TASK_SEND_SENT_EVENT = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
