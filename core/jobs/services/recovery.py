@@ -65,10 +65,11 @@ def release_orphans(*, now: datetime, ask: ActiveTasks = active_tasks) -> tuple[
     """Give back to the queue the running separations no live pool process is working on.
 
     A separation beats about once a second while its network runs. Silent for
-    SEPARATION_LOST_AFTER, it is given back at once when its worker's own heartbeat has expired
-    (the whole worker was killed) or when its worker answers that none of its pool processes
-    runs it (a process killed under a live worker); only the attempt that was lost is touched.
-    A worker that beats but does not answer may be busy: SEPARATION_STALE_AFTER decides then.
+    SEPARATION_LOST_AFTER, its worker is asked what its pool processes run: it is given back at
+    once when the worker answers without it (a process killed under a live worker), or when the
+    worker does not answer and its own heartbeat has expired (the whole worker was killed);
+    only the attempt that was lost is touched. A worker that runs it (quiet while storing large
+    stems), or that beats but does not answer (busy), keeps it: SEPARATION_STALE_AFTER decides.
     Return (released, failed).
     """
     lost_before = now - timedelta(seconds=settings.SEPARATION_LOST_AFTER)
@@ -84,15 +85,20 @@ def release_orphans(*, now: datetime, ask: ActiveTasks = active_tasks) -> tuple[
     except redis.RedisError as exc:
         logger.warning("worker heartbeats unreadable, not releasing: %s", exc)
         return 0, 0
-    holders = sorted({s.worker for s in quiet if s.worker in alive})
+    # Asked even when their heartbeat is gone: an answer is better evidence than a missing key.
+    holders = sorted({s.worker for s in quiet if s.worker})
     running = ask(holders) if holders else {}
     released = failed = 0
     for separation in quiet:
-        if separation.worker in alive:
-            if running is None or separation.worker not in running:
-                continue  # no answer: perhaps busy, not known to be lost
-            if _runs(running[separation.worker], str(separation.pk)):
-                continue  # alive and working on it, only quiet (e.g. storing large stems)
+        answer = None if running is None else running.get(separation.worker)
+        if answer is not None:
+            if _runs(answer, str(separation.pk)):
+                continue
+            why = "its worker runs other work"
+        elif separation.worker in alive:
+            continue  # beats but does not answer: perhaps busy, not known to be lost
+        else:
+            why = "its worker is gone"
         if separation.attempts >= settings.SEPARATION_MAX_ATTEMPTS:
             if fail_separation(
                 separation.pk,
@@ -107,11 +113,11 @@ def release_orphans(*, now: datetime, ask: ActiveTasks = active_tasks) -> tuple[
             enqueue(separation)
             released += 1
             logger.warning(
-                "separation %s: attempt %d lost with worker %s (%s); sent again",
+                "separation %s: attempt %d lost (%s: %s); sent again",
                 separation.pk,
                 separation.attempts,
+                why,
                 separation.worker,
-                "running other work" if separation.worker in alive else "heartbeat gone",
             )
     return released, failed
 

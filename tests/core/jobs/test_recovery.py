@@ -195,6 +195,16 @@ def test_a_quiet_separation_its_worker_still_runs_is_left_alone(sent: Sent, work
     assert sent == []
 
 
+def test_a_worker_whose_heartbeat_expired_but_answers_with_it_keeps_it(
+    sent: Sent, workers: None
+) -> None:
+    job = _running_on(b"heartbeat lost in a redis restart", "quiet@host", silent_for=100)
+    sent.clear()
+    running = {"quiet@host": [str(job.separation_id)]}
+    assert services.sweep_stuck(ask=_answers(running)) == services.SweepReport(0, 0, 0)
+    assert sent == []
+
+
 def test_a_beating_worker_that_does_not_answer_is_given_until_stale(
     sent: Sent, workers: None
 ) -> None:
