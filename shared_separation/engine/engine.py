@@ -103,7 +103,7 @@ class SeparationEngine:
         """Separate `src` into the stems named in `outputs`; nothing is left behind on failure.
 
         `quality` "standard" gives the official Spleeter output, "high" the better one of
-        quality.py (same weights, about 1.6x the time).
+        quality.py (same weights, 1.6x to 1.8x the time).
 
         Every failure of the separation itself raises SeparationError, chained to its cause.
         An exception raised by `progress` or `cancelled`, or delivered from outside (a Celery

@@ -71,7 +71,7 @@ class Command(BaseCommand):
             "--quality",
             choices=[q.value for q in Quality],
             default=settings.SEPARATION_DEFAULT_QUALITY,
-            help="standard: the official Spleeter output; high: better, about 1.6x the time.",
+            help="standard: the official Spleeter output; high: better, 1.6-1.8x the time.",
         )
         parser.add_argument(
             "--max-duration",
