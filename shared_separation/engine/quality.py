@@ -26,8 +26,8 @@ from . import spectral
 EPS = float(np.finfo(np.float32).eps)  # norbert's default for complex64 input
 # Patch width: 512 frames (a second segmentation, shifted by half a segment, near enough) gained
 # +0.38 / +0.37 dB over the official output in bench/quality.py, for 1.58x the standard mode's
-# CPU time; 256 (two patches packed per network input) +0.24 / +0.23 dB for 1.30x (README,
-# "Separation quality").
+# CPU time (1.84x on a 3-minute song); 256 (two patches packed per network input) +0.24 / +0.23
+# dB for 1.30x (1.45x) (README, "Separation quality").
 DEFAULT_PATCH_FRAMES = 512
 
 
