@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -12,6 +13,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from core.billing import plans
 from core.billing import services as billing
@@ -254,13 +257,27 @@ def time_limits(duration: float | None) -> tuple[int, int]:
     return int(soft), int(soft) + 60
 
 
-def enqueue(separation: Separation) -> None:
-    """Send the separation to the pool; its time limits follow the song's length."""
+def enqueue(separation: Separation) -> bool:
+    """Send the separation to the pool; its time limits follow the song's length.
+
+    The database is the record: when the broker cannot take the message, the separation stays
+    queued and is marked due, so the sweep sends it as soon as the broker answers again, and
+    the visitor still gets the job's page instead of an error.
+    """
     soft, hard = time_limits(separation.source.duration)
-    celery_app.send_task(
-        SEPARATE_TASK,
-        args=[str(separation.pk)],
-        queue=PRIORITY_QUEUE if separation.priority else QUEUE,
-        soft_time_limit=soft,
-        time_limit=hard,
-    )
+    try:
+        celery_app.send_task(
+            SEPARATE_TASK,
+            args=[str(separation.pk)],
+            queue=PRIORITY_QUEUE if separation.priority else QUEUE,
+            soft_time_limit=soft,
+            time_limit=hard,
+        )
+    except (KombuOperationalError, RedisError, OSError):
+        logger.warning("broker unreachable: separation %s left for the sweep", separation.pk)
+        due = timezone.now() - timedelta(seconds=settings.SEPARATION_REQUEUE_AFTER + 1)
+        Separation.objects.filter(pk=separation.pk, status=Separation.Status.QUEUED).update(
+            heartbeat_at=due
+        )
+        return False
+    return True
