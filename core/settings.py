@@ -179,6 +179,9 @@ DOWNLOAD_URL_EXPIRY = env_int("DOWNLOAD_URL_EXPIRY", 600, minimum=10)
 STORAGES = env_storages(MEDIA_ROOT, url_expiry=DOWNLOAD_URL_EXPIRY)
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Larger uploads stream to files here while they arrive; a web process starting removes the
+# ones a killed process left behind (core.web.tempfiles).
+FILE_UPLOAD_TEMP_DIR = str(env_path("FILE_UPLOAD_TEMP_DIR", DATA_DIR / "tmp" / "uploads"))
 
 # -- the public sites --------------------------------------------------------------------------
 # Limits for anonymous visitors: the upload's size (bytes) and the song's probed length (seconds).

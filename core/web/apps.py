@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.apps import AppConfig
 
 
@@ -10,3 +12,11 @@ class WebConfig(AppConfig):
 
     name = "core.web"
     label = "web"
+
+    def ready(self) -> None:
+        """Make sure uploads have their folder, clean of what killed processes left."""
+        from django.conf import settings
+
+        from core.web.tempfiles import prepare_upload_dir
+
+        prepare_upload_dir(Path(settings.FILE_UPLOAD_TEMP_DIR))
