@@ -19,6 +19,9 @@ if ((DEV)); then packages+=(chromium); fi
 if ((DEV)); then packages+=(postgresql); fi
 # The quality test and bench/quality.py render songs with known stems (bench/songs.py).
 if ((DEV)); then packages+=(fluidsynth fluid-soundfont-gm espeak-ng); fi
+# The signed-URL expiry test runs s3rver on Node.js (tests/integration/s3rver.py); a Node.js
+# that came with its own npm is kept.
+if ((DEV)) && ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -54,6 +57,15 @@ if ((DEV)); then
   "$UV" sync --frozen --python "$PYTHON" --quiet
 else
   "$UV" sync --frozen --no-dev --python "$PYTHON" --quiet
+fi
+
+# s3rver, an S3 server that checks signatures and expiry, from the npm registry (exact version).
+S3RVER_VERSION="4.0.4"
+if ((DEV)) && ! grep -qs "\"version\": \"$S3RVER_VERSION\"" \
+    .venv-tools/node/node_modules/@20minutes/s3rver/package.json; then
+  echo "==> npm install @20minutes/s3rver@$S3RVER_VERSION into .venv-tools/node"
+  npm install --prefix .venv-tools/node --save-exact --no-audit --no-fund --loglevel=error \
+    "@20minutes/s3rver@$S3RVER_VERSION"
 fi
 
 echo "==> Spleeter 2stems model"
