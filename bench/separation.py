@@ -49,9 +49,9 @@ SYSTEMS = ("cli", "official", "engine_file", "engine_waveform", "engine_bf16")
 LABELS = {
     "cli": "official `spleeter separate` CLI (cold)",
     "official": "official `Separator.separate` (warm)",
-    "engine_file": "engine `separate_file` (warm)",
-    "engine_bf16": "engine `separate_file`, bfloat16 network (warm)",
-    "engine_waveform": "engine `separate_waveform` (warm)",
+    "engine_file": "engine `separate_file`, float32 (warm)",
+    "engine_bf16": "engine `separate_file`, bfloat16: the default on this CPU (warm)",
+    "engine_waveform": "engine `separate_waveform`, float32 (warm)",
 }
 T = TypeVar("T")
 GB = 10**9  # process memory is reported in decimal GB throughout

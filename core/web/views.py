@@ -344,6 +344,12 @@ def _other_stem_url(request: HttpRequest, job: Job) -> str | None:
     return brand_url(request, other, reverse("web:other_stem", args=[job.pk]))
 
 
+def _download_formats(job: Job) -> list[str]:
+    """Return the formats a job may be downloaded in: its owner's plan's, and the one it asked."""
+    allowed = plans.plan_for(job.owner).formats | {job.format}
+    return [fmt for fmt in deliveries.FORMATS if fmt in allowed]
+
+
 @never_cache
 @require_safe
 def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
@@ -359,6 +365,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "other_stem_url": _other_stem_url(request, job),
         "files_expire_at": selectors.files_expire_at(job.separation),
         "formats": Job.Format.choices,
+        "lossless_formats": [f for f in _download_formats(job) if f != "mp3"],
         "download_name": deliveries.download_name(
             job.original_name, _brand(request).stem_label, "mp3"
         ),
@@ -433,6 +440,16 @@ def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
             "web/message.html",
             {"title": "Unknown format", "message": "Choose MP3, WAV or FLAC."},
             status=400,
+        )
+    if fmt not in _download_formats(job):
+        plan = plans.plan_for(job.owner)
+        needed = plans.cheapest_plan_allowing(fmt=fmt)
+        message = plans.plan_refusal(plan, needed, f"Downloading {fmt.upper()}")
+        return render(
+            request,
+            "web/message.html",
+            {"title": "Lossless files come with Pro", "message": message, "pricing_link": True},
+            status=403,
         )
     try:
         name = deliveries.encoded(job.separation, job.stem, fmt)

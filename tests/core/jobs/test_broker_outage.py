@@ -44,6 +44,11 @@ def _use_broker(url: str | None) -> None:
     kombu.pools.reset()  # kombu's own registry of producer pools, keyed by connection
 
 
+def _no_workers(workers: list[str]) -> dict[str, list[dict[str, object]]]:
+    """Answer the sweep's question about running work: no worker runs anything."""
+    return {}
+
+
 @pytest.fixture
 def broker_down(redis_server: str) -> Iterator[redis.Redis]:
     """Make the broker unreachable; hand back a client of the real one for later."""
@@ -67,11 +72,11 @@ def test_a_separation_the_broker_refused_is_sent_by_the_next_sweep(
     assert broker_down.llen(QUEUE) == 0
 
     _use_broker(None)
-    report = services.sweep_stuck(ask=lambda: {})
+    report = services.sweep_stuck(ask=_no_workers)
     assert report.resent_queued == 1
     assert broker_down.llen(QUEUE) == 1
     # Sent once: the next sweep waits a whole interval before sending it again.
-    assert services.sweep_stuck(ask=lambda: {}).resent_queued == 0
+    assert services.sweep_stuck(ask=_no_workers).resent_queued == 0
     assert broker_down.llen(QUEUE) == 1
 
 

@@ -8,13 +8,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from core.billing import services as billing
 from core.jobs import deliveries, services
 from core.jobs.models import Job, Separation
-from tests.core.web.conftest import AE_HOST, finished_job
+from tests.core.web.conftest import AE_HOST, VR_HOST, finished_job
 
 pytestmark = pytest.mark.django_db
 
@@ -132,13 +134,30 @@ def test_the_download_is_an_mp3_named_after_the_song_and_cached(vr: Client, tmp_
     assert default_storage.size(cached) == len(data)
 
 
-def test_other_formats_and_bad_formats(vr: Client, tmp_path: Path) -> None:
+def test_lossless_downloads_come_with_pro_and_bad_formats_are_refused(
+    vr: Client, tmp_path: Path
+) -> None:
     job = finished_job(tmp_path)
-    wav = vr.get(f"/jobs/{job.pk}/download/?format=wav")
+    # The free tier gets MP3: the page offers Pro instead of lossless links, which answer 403.
+    page = vr.get(f"/jobs/{job.pk}/").content.decode()
+    assert "?format=wav" not in page and "come with" in page
+    refused = vr.get(f"/jobs/{job.pk}/download/?format=wav")
+    assert refused.status_code == 403
+    assert b"Pro" in refused.content and b"RIFF" not in refused.content
+    assert vr.get(f"/jobs/{job.pk}/download/?format=ogg").status_code == 400
+
+    # Once its owner pays, the same job offers and serves WAV and FLAC.
+    owner = User.objects.create_user("payer", "payer@example.com", "pw-long-enough-1")
+    billing.purchase(owner, 10, key="test-pack", note="test pack")
+    Job.objects.filter(pk=job.pk).update(owner=owner)
+    client = Client(HTTP_HOST=VR_HOST)
+    client.force_login(owner)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "?format=wav" in page and "?format=flac" in page
+    wav = client.get(f"/jobs/{job.pk}/download/?format=wav")
     assert wav["Content-Disposition"] == 'attachment; filename="My Song (Instrumental).wav"'
     data = b"".join(wav.streaming_content)  # type: ignore[attr-defined]
     assert data[:4] == b"RIFF"
-    assert vr.get(f"/jobs/{job.pk}/download/?format=ogg").status_code == 400
 
 
 def test_a_non_ascii_song_name_uses_rfc_6266_filename_star(ae: Client, tmp_path: Path) -> None:
