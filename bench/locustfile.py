@@ -88,12 +88,12 @@ class Visitor(SiteUser):
 
     weight = 9
 
-    @task(6)
+    @task(10)
     def read_home(self) -> None:
         """Open the home page."""
         self.home()
 
-    @task(2)
+    @task(3)
     def pricing(self) -> None:
         """Open the pricing page."""
         self.client.get("/pricing/", name="page: pricing")

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kombu.pools
 import psutil
 import pytest
 import redis
@@ -136,6 +137,9 @@ def _reset_producers() -> None:
     # What Celery itself resets in a forked child (Celery._after_fork), without its signal.
     celery_app.__dict__["_pool"] = None
     celery_app.amqp.__dict__["_producer_pool"] = None
+    # kombu keeps its own registry of producer pools by connection; a closed one left there
+    # would fail every later message of this process ("Acquire on closed pool").
+    kombu.pools.reset()
 
 
 @pytest.fixture

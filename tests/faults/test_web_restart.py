@@ -32,9 +32,10 @@ class WebServer:
     def __init__(self, tmp: Path, uploads_tmp: Path, redis_port: int) -> None:
         self.port = free_port()
         self.tmp = tmp
-        # Django's TemporaryFileUploadHandler writes uploads over 2 MB here (tempfile's TMPDIR).
+        # Django's TemporaryFileUploadHandler writes uploads over 2 MB here (FILE_UPLOAD_TEMP_DIR).
         self.env = worker_env(
             STEMSPLIT_TEST_REDIS_PORT=str(redis_port),
+            FILE_UPLOAD_TEMP_DIR=str(uploads_tmp),
             TMPDIR=str(uploads_tmp),
             WEB_BIND=f"127.0.0.1:{self.port}",
             WEB_WORKERS="1",

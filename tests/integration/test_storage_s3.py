@@ -69,7 +69,8 @@ def test_a_wrong_storage_setting_fails_loudly(
 def test_sources_stems_and_deliveries_live_in_the_bucket(
     s3_bucket: str, s3_server: S3Server, tmp_path: Path, settings: Settings
 ) -> None:
-    job = finished_job(tmp_path)
+    # A song no other test stores, so that the local media folder cannot hold it already.
+    job = finished_job(tmp_path, seed=9173)
     separation = job.separation
     name = deliveries.encoded(separation, job.stem, "mp3")
     keys = s3_server.keys(s3_bucket)

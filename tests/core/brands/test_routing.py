@@ -98,8 +98,11 @@ def test_pages_carry_the_brand_seo_and_colours() -> None:
     assert brand is not None
     assert f'<meta name="description" content="{brand.seo.description}">' in page
     assert 'property="og:image" content="http://acapella-extractor.localhost/static/' in page
-    assert f"--primary: {brand.palette.primary};" in page
     assert "acapella_extractor/logo.svg" in page
+    # The colours come as a stylesheet of the brand's own (no inline style under the CSP).
+    assert '<link rel="stylesheet" href="/brand.css?v=' in page
+    css = Client().get("/brand.css", headers={"host": "acapella-extractor.localhost"})
+    assert f"--primary: {brand.palette.primary};" in css.content.decode()
 
 
 def test_a_misconfigured_localhost_brand_fails_the_system_checks(
