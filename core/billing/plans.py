@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -53,17 +53,7 @@ def anonymous_plan() -> Plan:
 
 def free_plan() -> Plan:
     """Return the plan of an account that has never paid: the free tier, paid in credits."""
-    return Plan(
-        code=FREE,
-        name="Free",
-        max_duration=settings.ANON_MAX_DURATION,
-        max_upload_bytes=settings.ANON_MAX_UPLOAD_BYTES,
-        formats=frozenset({"mp3"}),
-        priority=False,
-        retention=timedelta(hours=settings.RETENTION_HOURS),
-        max_files=1,
-        api_access=False,
-    )
+    return replace(anonymous_plan(), code=FREE, name="Free")
 
 
 def paid_plan() -> Plan:
