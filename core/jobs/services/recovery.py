@@ -100,14 +100,7 @@ def release_orphans(*, now: datetime, ask: ActiveTasks = active_tasks) -> tuple[
         else:
             why = "its worker is gone"
         if separation.attempts >= settings.SEPARATION_MAX_ATTEMPTS:
-            if fail_separation(
-                separation.pk,
-                code="worker_lost",
-                message=WORKER_LOST_MESSAGE,
-                attempt=separation.attempts,
-            ):
-                failed += 1
-                logger.warning("separation %s failed: worker lost", separation.pk)
+            failed += _fail_lost(separation)
             continue
         if release_separation(separation.pk, attempt=separation.attempts):
             enqueue(separation)
@@ -120,6 +113,19 @@ def release_orphans(*, now: datetime, ask: ActiveTasks = active_tasks) -> tuple[
                 separation.worker,
             )
     return released, failed
+
+
+def _fail_lost(separation: Separation) -> int:
+    """Fail a separation that lost its worker on its last attempt; return 1 if this did it."""
+    if not fail_separation(
+        separation.pk,
+        code="worker_lost",
+        message=WORKER_LOST_MESSAGE,
+        attempt=separation.attempts,
+    ):
+        return 0
+    logger.warning("separation %s failed: worker lost", separation.pk)
+    return 1
 
 
 def sweep_stuck(*, now: datetime | None = None, ask: ActiveTasks = active_tasks) -> SweepReport:
@@ -143,14 +149,7 @@ def sweep_stuck(*, now: datetime | None = None, ask: ActiveTasks = active_tasks)
     )
     for separation in silent:
         if separation.attempts >= settings.SEPARATION_MAX_ATTEMPTS:
-            if fail_separation(
-                separation.pk,
-                code="worker_lost",
-                message=WORKER_LOST_MESSAGE,
-                attempt=separation.attempts,
-            ):
-                failed += 1
-                logger.warning("separation %s failed: worker lost", separation.pk)
+            failed += _fail_lost(separation)
             continue
         enqueue(separation)
         resent_running += 1
