@@ -16,9 +16,12 @@ import tempfile
 import unicodedata
 import uuid
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import numpy as np
+import redis
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
@@ -33,6 +36,10 @@ ORIGINAL = "original"
 FORMATS = tuple(f.value for f in Job.Format)
 CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
 PEAKS = 800  # bars drawn in the waveform; enough for a wide screen, a few kB of JSON
+# One encode per file however many ask at once (fifty fans of a song download it together):
+# the first request encodes under a Redis lock, the others wait for it and then serve its file.
+ENCODE_LOCK_S = 600  # frees the lock of a request that died mid-encode
+ENCODE_WAIT_S = 180  # after that a waiting request encodes by itself rather than fail
 
 
 def folder(separation: Separation) -> str:
@@ -71,6 +78,28 @@ def _save_once(name: str, path: Path) -> str:
     return name
 
 
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+
+
+@contextlib.contextmanager
+def _single_flight(name: str) -> Iterator[None]:
+    """Hold the encode lock of `name`; without Redis, go on unlocked (serving beats waiting)."""
+    lock = _redis().lock(f"encode:{name}", timeout=ENCODE_LOCK_S, blocking_timeout=ENCODE_WAIT_S)
+    try:
+        held = lock.acquire()
+    except redis.RedisError as exc:
+        logger.warning("encode lock for %s unavailable, encoding unlocked: %s", name, exc)
+        held = False
+    try:
+        yield
+    finally:
+        if held:
+            with contextlib.suppress(redis.RedisError):  # expired meanwhile: nothing to free
+                lock.release()
+
+
 def encoded(separation: Separation, which: str, fmt: str) -> str:
     """Return the storage name of a stem (or the original) in a format, encoding it once."""
     if fmt not in FORMATS:
@@ -78,6 +107,13 @@ def encoded(separation: Separation, which: str, fmt: str) -> str:
     name = f"{folder(separation)}/{which}.{fmt}"
     if default_storage.exists(name):
         return name
+    with _single_flight(name):
+        if default_storage.exists(name):  # encoded by the request we waited for
+            return name
+        return _encode(separation, which, fmt, name)
+
+
+def _encode(separation: Separation, which: str, fmt: str, name: str) -> str:
     stored = _stored(separation, which)
     with _local_copy(stored) as src:
         dest = src.with_name(f"out.{fmt}")
