@@ -1,6 +1,6 @@
 """Load test of the running stack with locust, and a report of what the system did.
 
-    .venv/bin/python bench/load.py --users 40 --minutes 10
+    .venv/bin/python bench/load.py --users 90 --fans 50 --minutes 10
 
 The stack must already run (scripts/run.sh, with ANON_SUBMISSIONS_PER_HOUR=0: every simulated
 visitor comes from one address). Prints: requests per second held, p50/p95 latency of pages
@@ -38,15 +38,15 @@ def _song(path: Path, seconds: float, seed: int) -> None:
     )  # fmt: skip
 
 
-def _clips(folder: Path, count: int, seconds: float) -> Path:
+def _clips(folder: Path, count: int, seconds: float, popular_seconds: float) -> Path:
     (folder / "clips").mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        target = folder / "clips" / f"clip-{i:03d}.mp3"
+        target = folder / "clips" / f"clip-{i:03d}-{seconds:g}s.mp3"
         if not target.exists():
             _song(target, seconds, seed=1000 + i)
-    popular = folder / "popular.mp3"
+    popular = folder / f"popular-{popular_seconds:g}s.mp3"
     if not popular.exists():
-        _song(popular, 30.0, seed=1)
+        _song(popular, popular_seconds, seed=1)
     return popular
 
 
@@ -82,23 +82,31 @@ def _finished_jobs_since(start: datetime) -> tuple[int, int]:
 def main() -> None:
     """Generate clips, run locust headless, print the report as Markdown."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=40)
+    parser.add_argument("--users", type=int, default=90, help="visitors and fans together")
+    parser.add_argument("--fans", type=int, default=50, help="who upload the popular song at once")
+    parser.add_argument("--viral-after", type=float, default=120.0, help="seconds into the run")
+    parser.add_argument("--popular-seconds", type=float, default=180.0)
     parser.add_argument("--spawn-rate", type=float, default=2.0)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--clips", type=int, default=60)
+    # Enough distinct clips that a visitor's upload is new audio for the whole run.
+    parser.add_argument("--clips", type=int, default=400)
     parser.add_argument("--clip-seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "load")
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
-    popular = _clips(args.out, args.clips, args.clip_seconds)
+    if args.fans >= args.users:
+        parser.error("--fans must leave room for visitors in --users")
+    popular = _clips(args.out, args.clips, args.clip_seconds, args.popular_seconds)
     prefix = args.out / "locust"
     env = {
         **os.environ,
         "LOAD_CLIPS": str(args.out / "clips"),
         "LOAD_POPULAR": str(popular),
         "LOAD_PORT": str(args.port),
+        "LOAD_FANS": str(args.fans),
+        "LOAD_VIRAL_AFTER": str(args.viral_after),
     }
     started = datetime.now(UTC)
     subprocess.run(
@@ -116,14 +124,17 @@ def main() -> None:
     print()
     print(
         f"Load test on {platform.node()} ({os.cpu_count()} cores), {started:%Y-%m-%d %H:%M} UTC: "
-        f"{args.users} simulated visitors for {args.minutes:g} min"
+        f"{args.users - args.fans} visitors and {args.fans} fans for {args.minutes:g} min "
+        f"(the fans upload one {args.popular_seconds:g} s song at the same moment, "
+        f"{args.viral_after:g} s in)"
     )
     print()
     print("| measure | value |")
     print("| --- | --- |")
     print(f"| requests per second held | {float(total['Requests/s']):.1f} |")
     print(f"| requests, failures | {total['Request Count']}, {total['Failure Count']} |")
-    for name in ("page: home", "page: job", "poll: status.json", "upload", "download: mp3"):
+    names = ("page: home", "page: job", "poll: status.json", "upload", "upload: popular song")
+    for name in (*names, "download: mp3"):
         if name in rows:
             row = rows[name]
             print(

@@ -2,6 +2,9 @@
 
 Run through bench/load.py, which starts nothing itself: the stack must be running (scripts/run.sh
 with ANON_SUBMISSIONS_PER_HOUR=0, since every simulated visitor shares one address).
+
+The fans (a fixed number, LOAD_FANS) all upload the popular song at the same moment,
+LOAD_VIRAL_AFTER seconds into the run, while the visitors keep the workers busy with clips.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ CLIPS = Path(os.environ.get("LOAD_CLIPS", "var/load/clips"))
 POPULAR = Path(os.environ.get("LOAD_POPULAR", "var/load/popular.mp3"))
 POLL_SECONDS = float(os.environ.get("LOAD_POLL_SECONDS", "2"))
 JOB_TIMEOUT = float(os.environ.get("LOAD_JOB_TIMEOUT", "600"))
+FANS = int(os.environ.get("LOAD_FANS", "50"))
+# Every fan process imports this module at start, so all of them aim at the same moment.
+VIRAL_AT = time.time() + float(os.environ.get("LOAD_VIRAL_AFTER", "120"))
 TOKEN = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 _clip_counter = {"n": 0}
@@ -46,7 +52,7 @@ class SiteUser(HttpUser):
         self.client.get("/", name="page: home")
         self.client.get("/brand.css", name="asset: brand.css")
 
-    def separate(self, clip: Path) -> None:
+    def separate(self, clip: Path, label: str = "upload") -> None:
         """Upload, follow the job like the page's script does, then download."""
         page = self.client.get("/", name="page: home")
         found = TOKEN.search(page.content)
@@ -58,7 +64,7 @@ class SiteUser(HttpUser):
                 data={"csrfmiddlewaretoken": found.group(1).decode(), "format": "mp3"},
                 files={"file": (clip.name, fh, "audio/mpeg")},
                 headers={"Accept": "application/json", "Referer": f"http://{self.site}/"},
-                name="upload",
+                name=label,
             )
         if response.status_code != 201:
             return
@@ -105,15 +111,16 @@ class Visitor(SiteUser):
 
 
 class Fan(SiteUser):
-    """Someone who came for the song everybody shares: all of them upload the same file."""
+    """Someone who came for the song everybody shares: all of them upload it at the same moment."""
 
-    weight = 1
+    fixed_count = FANS
 
     @task
     def separate_the_popular_song(self) -> None:
-        """Upload the popular song once, then only read pages."""
+        """Wait for the viral moment, upload the popular song once, then only read pages."""
         if getattr(self, "done", False):
             self.home()
             return
         self.done = True
-        self.separate(POPULAR)
+        time.sleep(max(0.0, VIRAL_AT - time.time()))  # gevent's patched sleep: others go on
+        self.separate(POPULAR, label="upload: popular song")

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Install, then run the whole stack on one machine with the embedded defaults:
 # Redis (append-only), the Django web server, the separation worker, the light worker, beat.
-# Stop everything with Ctrl-C.
+# Stop everything with Ctrl-C. RUN_SKIP_INSTALL=1 starts what is already installed (a dev
+# checkout whose .venv also holds the test tools, which the plain install would remove).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install.sh
+if [[ "${RUN_SKIP_INSTALL:-0}" == 1 ]]; then
+  .venv/bin/python manage.py migrate --no-input -v0
+else
+  scripts/install.sh
+fi
 
 export DATA_DIR="${DATA_DIR:-$PWD/var}"
 PORT="${PORT:-8000}"
