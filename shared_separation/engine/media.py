@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import queue
 import re
@@ -401,7 +402,7 @@ class Encoder:
         except OSError as exc:
             self.part.unlink(missing_ok=True)
             raise SeparationError(
-                ErrorCode.ENCODE_FAILED, f"Writing {self.dest.name} failed."
+                ErrorCode.ENCODE_FAILED, _writing_failed(self.dest.name, disk_full=_is_enospc(exc))
             ) from exc
 
     def abort(self) -> None:
@@ -422,9 +423,30 @@ class Encoder:
             self._proc.kill()
         code = self._proc.wait()
         self.part.unlink(missing_ok=True)
-        error = SeparationError(ErrorCode.ENCODE_FAILED, f"Writing {self.dest.name} failed.")
-        error.__cause__ = ToolFailure(self._ffmpeg, code, self._drain.last_line)
+        last = self._drain.last_line
+        disk_full = NO_SPACE in last or _is_enospc(self._write_error)
+        error = SeparationError(
+            ErrorCode.ENCODE_FAILED, _writing_failed(self.dest.name, disk_full=disk_full)
+        )
+        error.__cause__ = ToolFailure(self._ffmpeg, code, last)
         return error
+
+
+NO_SPACE = "No space left on device"  # strerror(ENOSPC), as ffmpeg prints it
+
+
+def _is_enospc(exc: BaseException | None) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
+def _writing_failed(name: str, *, disk_full: bool) -> str:
+    """Say why a file could not be written, in words a visitor can act on."""
+    if disk_full:
+        return (
+            f"Writing {name} failed: the server's disk is full. Nothing was kept; "
+            "please try again in a while."
+        )
+    return f"Writing {name} failed."
 
 
 def codec_args(fmt: AudioFormat | str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,7 @@ def test_a_full_disk_during_the_encode_fails_the_job_cleanly(
     assert job.status == Job.Status.FAILED
     assert job.error_code == "encode_failed", (job.error_code, job.error_message)
     assert "failed" in job.error_message and ".flac" in job.error_message
+    assert "disk is full" in job.error_message
     separation = Separation.objects.get(pk=job.separation_id)
     assert separation.status == Separation.Status.FAILED
     assert not separation.vocals and not separation.accompaniment
@@ -73,7 +75,7 @@ def test_a_full_disk_during_the_encode_fails_the_job_cleanly(
     client.force_login(owner)
     page = client.get(f"/jobs/{job.pk}/")
     assert page.status_code == 200
-    assert job.error_message in page.content.decode()
+    assert html.escape(job.error_message) in page.content.decode()
     download = client.get(f"/jobs/{job.pk}/download/")
     assert download.status_code in (404, 409, 410)
     assert not download.get("Content-Type", "").startswith("audio/")
