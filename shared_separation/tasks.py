@@ -125,6 +125,7 @@ def import_link_task(link_id: str) -> str:
                         format=link.format,
                         brand=link.brand,
                         duration=audio.duration,
+                        quality=link.quality or None,
                     ),
                     owner=link.owner,
                 )

@@ -186,6 +186,8 @@ class LinkImport(models.Model):
     brand = models.CharField(max_length=32, blank=True)
     stem = models.CharField(max_length=16, choices=Job.Stem.choices)
     format = models.CharField(max_length=8, choices=Job.Format.choices, default=Job.Format.MP3)
+    # The Separation.Quality asked for; empty: SEPARATION_DEFAULT_QUALITY when the job is made.
+    quality = models.CharField(max_length=16, choices=Separation.Quality.choices, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
