@@ -149,6 +149,16 @@ class Job(models.Model):
     derived_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived"
     )
+    # A free preview: its separation is of the first PREVIEW_SECONDS of `full_source`, the
+    # whole song, which is longer than the owner's plan allowed (core.jobs.services.preview).
+    preview = models.BooleanField(default=False)
+    full_source = models.ForeignKey(
+        AudioSource,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="preview_jobs",
+    )
     # How long the files stay after this job's last use, by its owner's plan when submitted
     # (core.billing.plans); empty: RETENTION_HOURS, the free tier's.
     retention = models.DurationField(null=True, blank=True)
