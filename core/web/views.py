@@ -87,6 +87,12 @@ def _limits(plan: plans.Plan) -> dict[str, Any]:
         "max_duration": human_duration(plan.max_duration),
         "plan": plan,
         "formats": sorted(plan.formats, key=["mp3", "wav", "flac"].index),
+        # Longer songs that a higher plan takes are previewed for free (core.web.previews).
+        "preview_seconds": (
+            round(settings.PREVIEW_SECONDS)
+            if plans.longest_previewable(plan) > plan.max_duration
+            else None
+        ),
     }
 
 

@@ -220,6 +220,30 @@ def test_expiring_a_preview_deletes_the_whole_song_too(
     assert page.forms == [] and page.links == []  # nothing left to separate
 
 
+@pytest.mark.django_db
+def test_deleting_a_preview_deletes_the_whole_song(
+    long_song: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    _upload(_client(), long_song)
+    job = Job.objects.select_related("full_source").get()
+    assert job.full_source is not None
+    names = [job.full_source.file.name, job.separation.source.file.name]
+    assert all(default_storage.exists(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.delete_job(job.pk)
+    assert not AudioSource.objects.exists() and not Separation.objects.exists()
+    assert not any(default_storage.exists(name) for name in names)
+
+
+@pytest.mark.django_db
+def test_the_home_page_says_longer_songs_are_previewed() -> None:
+    page = _client().get("/").content.decode()
+    assert "Longer songs: the first 30 seconds free, with the price of the whole song." in page
+    assert "(longer: the first 30 seconds free)" in page
+    # Pro takes the longest songs there are: nothing longer to preview.
+    assert "Longer songs" not in _client(paid_user()).get("/").content.decode()
+
+
 @pytest.fixture
 def long_site(long_song: Path) -> Iterator[Site]:
     site = Site(
