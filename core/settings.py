@@ -192,6 +192,9 @@ PAID_MAX_DURATION = env_float("PAID_MAX_DURATION", 60 * 60.0, minimum=1.0)
 PAID_MAX_UPLOAD_BYTES = env_int("PAID_MAX_UPLOAD_BYTES", 1000 * 1000 * 1000, minimum=1)
 PAID_RETENTION_DAYS = env_float("PAID_RETENTION_DAYS", 7.0, minimum=0.01)
 PAID_MAX_FILES = env_int("PAID_MAX_FILES", 10, minimum=1)
+# A song longer than the visitor's plan allows (but within a higher plan) gets its first
+# PREVIEW_SECONDS separated for free instead of a refusal (core.jobs.services.preview).
+PREVIEW_SECONDS = env_float("PREVIEW_SECONDS", 30.0, minimum=1.0)
 # A refused form explains itself in the brand's page instead of Django's bare 403.
 CSRF_FAILURE_VIEW = "core.web.views.csrf_failure"
 # Songs an anonymous client may submit per hour (0: no limit), and how many reverse proxies

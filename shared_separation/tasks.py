@@ -99,7 +99,8 @@ def import_link_task(link_id: str) -> str:
     link = services.claim_link(link_id)
     if link is None:
         return "gone"  # already taken (a redelivered message) or finished
-    # The owner's plan when the link is fetched sets the longest song it may bring.
+    # The owner's plan when the link is fetched sets the longest song it may bring; a longer
+    # one that a higher plan takes comes in too, and only its first seconds are separated.
     plan = plans.plan_for(link.owner)
     try:
         # The download lives only as long as this task: stored by submit(), or deleted.
@@ -107,7 +108,7 @@ def import_link_task(link_id: str) -> str:
             audio = import_link(
                 link.url,
                 Path(tmp) / "download",
-                max_duration=plan.max_duration,
+                max_duration=plans.longest_previewable(plan),
                 max_bytes=max(settings.LINK_MAX_BYTES, plan.max_upload_bytes),
                 allow_generic=settings.LINK_ALLOW_GENERIC,
                 allow=settings.LINK_ALLOWED_PRIVATE,
@@ -116,18 +117,21 @@ def import_link_task(link_id: str) -> str:
             )
             # The extension keeps the title whole when the download name drops it.
             name = f"{(audio.title or 'song').strip()[:200]}{audio.path.suffix}"
+            submission = services.Submission(
+                original_name=name,
+                stem=link.stem,
+                format=link.format,
+                brand=link.brand,
+                duration=audio.duration,
+                quality=link.quality or None,
+            )
+            preview = plans.plan_for_preview(plan, audio.duration or 0.0) is not None
             with audio.path.open("rb") as fh:
-                job = services.submit(
-                    File(fh, name=name),
-                    services.Submission(
-                        original_name=name,
-                        stem=link.stem,
-                        format=link.format,
-                        brand=link.brand,
-                        duration=audio.duration,
-                    ),
-                    owner=link.owner,
-                )
+                content = File(fh, name=name)
+                if preview:
+                    job = services.submit_preview(content, submission, owner=link.owner)
+                else:
+                    job = services.submit(content, submission, owner=link.owner)
     except InsufficientCredits as exc:
         message = (
             f"This song needs {exc.needed} credit{'s' if exc.needed != 1 else ''} (one per "
@@ -136,16 +140,14 @@ def import_link_task(link_id: str) -> str:
         services.fail_link(link_id, code="no_credits", message=message)
         return "no_credits"
     except LinkError as exc:
-        message = exc.message
-        if exc.code == "too_long" and not plan.paid:
-            pro = plans.paid_plan()
-            message += (
-                f" The {pro.name} plan takes songs up to {round(pro.max_duration / 60)} minutes:"
-                " buy any credit pack on the pricing page."
-            )
-        services.fail_link(link_id, code=exc.code, message=message)
+        # Too long now means too long for every plan (a higher plan's songs come as previews).
+        services.fail_link(link_id, code=exc.code, message=exc.message)
         logger.info("link %s failed: %s (%s)", link_id, exc.message, exc.code)
         return exc.code
+    except SeparationError as exc:
+        # The preview could not be cut from the download.
+        services.fail_link(link_id, code=exc.code, message=exc.message)
+        return str(exc.code)
     except SoftTimeLimitExceeded:
         services.fail_link(link_id, code="timeout", message="Fetching the link took too long.")
         return "timeout"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -76,6 +77,14 @@ def state(api_job: ApiJob) -> State:
     return State("expired", None, None, None)
 
 
+def _quality(api_job: ApiJob, job: Job | None) -> str:
+    """Return the separation's quality, or, before the link's job exists, the one asked for."""
+    if job is not None:
+        return str(job.separation.quality)
+    asked = api_job.link.quality if api_job.link is not None else ""
+    return asked or settings.SEPARATION_DEFAULT_QUALITY
+
+
 def describe(api_job: ApiJob, base_url: str) -> dict[str, Any]:
     """Return what the API shows of a job, its addresses absolute under `base_url`."""
     current = state(api_job)
@@ -100,6 +109,7 @@ def describe(api_job: ApiJob, base_url: str) -> dict[str, Any]:
         "status": current.status,
         "stem": api_job.stem,
         "format": api_job.format,
+        "quality": _quality(api_job, job),
         "name": job.original_name if job is not None else None,
         "source": "link" if link is not None else "upload",
         "link": link.url if link is not None else None,

@@ -6,11 +6,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.billing.models import CreditEntry
-from core.jobs.models import Job
+from core.jobs.models import Job, Separation
 
 STATUSES = ["fetching", "queued", "running", "succeeded", "failed", "cancelled", "expired"]
 STEMS = [Job.Stem.VOCALS.value, Job.Stem.ACCOMPANIMENT.value, Job.Stem.BOTH.value]
 FORMATS = [f.value for f in Job.Format]
+QUALITIES = [q.value for q in Separation.Quality]
 
 
 class _Submit(serializers.Serializer):
@@ -20,6 +21,12 @@ class _Submit(serializers.Serializer):
         help_text="The stem to deliver (default: the one of the site's brand).",
     )
     format = serializers.ChoiceField(choices=FORMATS, default=Job.Format.MP3.value)
+    quality = serializers.ChoiceField(
+        choices=QUALITIES,
+        required=False,
+        help_text="`standard` equals the official Spleeter output; `high` separates better "
+        "with the same model (default: the service's, `high` unless configured otherwise).",
+    )
     callback_url = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -61,6 +68,7 @@ class SeparationSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=STATUSES)
     stem = serializers.ChoiceField(choices=STEMS)
     format = serializers.ChoiceField(choices=FORMATS)
+    quality = serializers.ChoiceField(choices=QUALITIES, help_text="The separation's mode.")
     name = serializers.CharField(allow_null=True)
     source = serializers.ChoiceField(choices=["upload", "link"])
     link = serializers.CharField(allow_null=True)

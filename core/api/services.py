@@ -43,6 +43,8 @@ class Ask:
     file_sha256: str = ""
     url: str = ""
     idempotency_key: str = ""
+    # As the request named it ("" when it named none: SEPARATION_DEFAULT_QUALITY applies).
+    quality: str = ""
 
     def fingerprint(self) -> str:
         """Return the hash a reused Idempotency-Key must match (the host does not count)."""
@@ -53,6 +55,9 @@ class Ask:
             "file": self.file_sha256,
             "url": self.url,
         }
+        if self.quality:
+            # Only when named, so keys stored before the field existed still match.
+            fields["quality"] = self.quality
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -144,6 +149,7 @@ def submit_upload(
                 origin=Job.Origin.API,
                 priority=priority,
                 duration=duration,
+                quality=ask.quality or None,
             ),
             owner=user,
         )
@@ -176,6 +182,7 @@ def submit_link(user: User, ask: Ask, *, client: str) -> tuple[ApiJob, bool]:
             format=ask.format,
             client=client,
             owner=user,
+            quality=ask.quality,
         )
         ApiJob.objects.filter(pk=api_job.pk).update(link=link)
         api_job.link = link

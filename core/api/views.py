@@ -155,6 +155,7 @@ class SeparationList(APIView):
             base_url=_base_url(request),
             callback_url=callback_url,
             idempotency_key=key,
+            quality=data.get("quality") or "",
             **kw,
         )
 

@@ -117,3 +117,20 @@ def plan_refusal(current: Plan, needed: Plan | None, what: str) -> str:
     if current.code == ANONYMOUS and needed.code == FREE:
         return f"{what} needs a free account. Sign up to use it."
     return f"{what} needs the {needed.name} plan. Buy any credit pack on the pricing page."
+
+
+def plan_for_preview(current: Plan, duration: float) -> Plan | None:
+    """Return the plan a song too long for `current` needs, when a free preview is offered.
+
+    None when the song fits `current` (no preview needed) or no plan takes it (refused).
+    """
+    if duration <= current.max_duration or duration > settings.SEPARATION_MAX_DURATION:
+        return None
+    needed = cheapest_plan_allowing(duration=duration)
+    return needed if needed is not None and needed.code != current.code else None
+
+
+def longest_previewable(current: Plan) -> float:
+    """Return the longest song a visitor on `current` may bring: a higher plan's, as a preview."""
+    longest = max(free_plan().max_duration, paid_plan().max_duration)
+    return max(current.max_duration, min(longest, settings.SEPARATION_MAX_DURATION))

@@ -149,6 +149,16 @@ class Job(models.Model):
     derived_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived"
     )
+    # A free preview: its separation is of the first PREVIEW_SECONDS of `full_source`, the
+    # whole song, which is longer than the owner's plan allowed (core.jobs.services.preview).
+    preview = models.BooleanField(default=False)
+    full_source = models.ForeignKey(
+        AudioSource,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="preview_jobs",
+    )
     # How long the files stay after this job's last use, by its owner's plan when submitted
     # (core.billing.plans); empty: RETENTION_HOURS, the free tier's.
     retention = models.DurationField(null=True, blank=True)
@@ -186,6 +196,8 @@ class LinkImport(models.Model):
     brand = models.CharField(max_length=32, blank=True)
     stem = models.CharField(max_length=16, choices=Job.Stem.choices)
     format = models.CharField(max_length=8, choices=Job.Format.choices, default=Job.Format.MP3)
+    # The Separation.Quality asked for; empty: SEPARATION_DEFAULT_QUALITY when the job is made.
+    quality = models.CharField(max_length=16, choices=Separation.Quality.choices, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -10,7 +10,13 @@ from pathlib import Path
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from core.billing.plans import Plan, anonymous_plan, cheapest_plan_allowing, plan_refusal
+from core.billing.plans import (
+    Plan,
+    anonymous_plan,
+    cheapest_plan_allowing,
+    plan_for_preview,
+    plan_refusal,
+)
 from shared_separation.engine import ErrorCode, MediaInfo, SeparationError, media
 
 # HTTP status per refusal, so scripts and the upload script can tell them apart.
@@ -95,6 +101,8 @@ class UploadForm(forms.Form):
         self.plan = plan or anonymous_plan()
         self.media_info: MediaInfo | None = None
         self.media_infos: list[MediaInfo] = []
+        # Per file: too long for the plan but not for a higher one, so only previewed for free.
+        self.previews: list[bool] = []
 
     def _lifted(self, what: str, **limit: float | int | str) -> forms.ValidationError | None:
         """Return the refusal naming the plan that lifts this limit, if a signed-in one does."""
@@ -125,6 +133,7 @@ class UploadForm(forms.Form):
                 " at once.",
                 code="too_many",
             )
+        self.previews = []
         self.media_infos = [self._clean_one(upload) for upload in uploads]
         self.media_info = self.media_infos[0]
         return uploads
@@ -166,7 +175,9 @@ class UploadForm(forms.Form):
                 code="not_audio",
             )
         max_duration = self.plan.max_duration
-        if info.duration > max_duration:
+        preview = plan_for_preview(self.plan, info.duration) is not None
+        self.previews.append(preview)
+        if info.duration > max_duration and not preview:
             refusal = self._lifted(
                 f"A song of {human_duration(info.duration)}", duration=info.duration
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from core.web import views
+from core.web import previews, views
 
 app_name = "web"
 
@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("jobs/<uuid:job_id>/download/", views.job_download, name="job_download"),
     path("jobs/<uuid:job_id>/other-stem/", views.other_stem, name="other_stem"),
+    path("jobs/<uuid:job_id>/whole/", previews.separate_whole, name="job_whole"),
     path("links/", views.link_submit, name="link_submit"),
     path("links/<uuid:link_id>/", views.link_page, name="link"),
     path("links/<uuid:link_id>/status.json", views.link_status, name="link_status"),

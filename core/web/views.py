@@ -31,7 +31,7 @@ from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.jobs import deliveries, selectors, services
 from core.jobs.models import Job, LinkImport, Separation
-from core.web import ratelimit, streaming
+from core.web import previews, ratelimit, streaming
 from core.web.forms import LinkForm, UploadForm, human_duration, human_size
 from shared_separation.engine import SeparationError
 from shared_separation.links import LinkError
@@ -87,6 +87,12 @@ def _limits(plan: plans.Plan) -> dict[str, Any]:
         "max_duration": human_duration(plan.max_duration),
         "plan": plan,
         "formats": sorted(plan.formats, key=["mp3", "wav", "flac"].index),
+        # Longer songs that a higher plan takes are previewed for free (core.web.previews).
+        "preview_seconds": (
+            round(settings.PREVIEW_SECONDS)
+            if plans.longest_previewable(plan) > plan.max_duration
+            else None
+        ),
     }
 
 
@@ -165,30 +171,36 @@ def _upload(request: HttpRequest) -> HttpResponse:
     owner = request.user if isinstance(request.user, User) else None
     if owner is not None and len(uploads) > 1:
         # Several songs: all or none when the balance plainly cannot pay for them all.
-        needed = sum(credits_for_duration(info.duration) for info in form.media_infos)
+        needed = sum(
+            credits_for_duration(info.duration)
+            for info, preview in zip(form.media_infos, form.previews, strict=True)
+            if not preview
+        )
         balance = billing_selectors.balance(owner)
         if needed > balance:
             return _payment_required(request, InsufficientCredits(balance=balance, needed=needed))
     jobs: list[Job] = []
-    for upload, info in zip(uploads, form.media_infos, strict=True):
+    for upload, info, preview in zip(uploads, form.media_infos, form.previews, strict=True):
+        submission = services.Submission(
+            original_name=upload.name or "song",
+            stem=brand.stem,
+            brand=brand.slug,
+            format=form.cleaned_data["format"],
+            duration=info.duration,
+        )
+        content = File(upload, name=upload.name)
         try:
-            jobs.append(
-                services.submit(
-                    File(upload, name=upload.name),
-                    services.Submission(
-                        original_name=upload.name or "song",
-                        stem=brand.stem,
-                        brand=brand.slug,
-                        format=form.cleaned_data["format"],
-                        duration=info.duration,
-                    ),
-                    # A logged-in visitor pays in credits (and gets the plan's queue and
-                    # retention); anonymous ones use the free tier.
-                    owner=owner,
-                )
-            )
+            if preview:
+                # Too long for the plan (a higher one takes it): its first seconds, free.
+                jobs.append(services.submit_preview(content, submission, owner=owner))
+            else:
+                # A logged-in visitor pays in credits (and gets the plan's queue and
+                # retention); anonymous ones use the free tier.
+                jobs.append(services.submit(content, submission, owner=owner))
         except InsufficientCredits as exc:
             return _payment_required(request, exc, submitted=len(jobs))
+        except SeparationError as exc:
+            return _unavailable(request, exc)  # the preview could not be cut
     ratelimit.record(client)
     urls = [reverse("web:job", args=[job.pk]) for job in jobs]
     # Several songs: the account page lists them all, each with its state.
@@ -367,8 +379,9 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "formats": Job.Format.choices,
         "lossless_formats": [f for f in _download_formats(job) if f != "mp3"],
         "download_name": deliveries.download_name(
-            job.original_name, _brand(request).stem_label, "mp3"
+            job.original_name, previews.file_label(job, _brand(request).stem_label), "mp3"
         ),
+        "preview": previews.describe(request, job),
     }
     return render(request, _brand(request).template_names("web/job.html"), context)
 
@@ -457,7 +470,8 @@ def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
         return _unavailable(request, exc)
     except FileNotFoundError as exc:
         raise Http404("The files of this job are gone.") from exc
-    filename = deliveries.download_name(job.original_name, _brand(request).stem_label, fmt)
+    label = previews.file_label(job, _brand(request).stem_label)
+    filename = deliveries.download_name(job.original_name, label, fmt)
     return streaming.serve(
         request,
         name,

@@ -458,9 +458,28 @@ def transcode(
     src: Path, dest: Path, fmt: AudioFormat | str, *, ffmpeg: str = "ffmpeg", timeout: float = 600
 ) -> None:
     """Encode a stored stem into a delivery format, atomically."""
+    _write(src, dest, codec_args(fmt), ffmpeg=ffmpeg, timeout=timeout)
+
+
+def excerpt(
+    src: Path, dest: Path, seconds: float, *, ffmpeg: str = "ffmpeg", timeout: float = 600
+) -> None:
+    """Write the first `seconds` of a file's first audio stream to `dest`, lossless FLAC.
+
+    Whatever the file's header claims, ffmpeg stops writing at `seconds`; the output carries no
+    metadata and no encoder version, so the same song always gives the same bytes (and hash).
+    """
+    limit = ["-t", f"{seconds:.3f}", "-map_metadata", "-1", "-fflags", "+bitexact"]
+    _write(
+        src, dest, [*limit, "-flags:a", "+bitexact", *LOSSLESS_ARGS], ffmpeg=ffmpeg, timeout=timeout
+    )
+
+
+def _write(src: Path, dest: Path, args: list[str], *, ffmpeg: str, timeout: float) -> None:
+    """Run ffmpeg on `src`'s first audio stream with `args` into `dest`, atomically."""
     part = dest.with_name(dest.name + ".part")
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *_input_guard_args()]
-    cmd += ["-i", "file:" + str(src), "-map", "0:a:0", *codec_args(fmt), "file:" + str(part)]
+    cmd += ["-i", "file:" + str(src), "-map", "0:a:0", *args, "file:" + str(part)]
     failure: BaseException | None = None
     try:
         result = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)

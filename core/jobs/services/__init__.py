@@ -32,6 +32,7 @@ from core.jobs.services.names import (
     QUEUE,
     SEPARATE_TASK,
 )
+from core.jobs.services.preview import submit_preview, submit_whole, whole_song
 from core.jobs.services.recovery import SweepReport, sweep_stuck
 from core.jobs.services.retention import delete_job, expire_separation
 from core.jobs.services.submission import (
@@ -74,6 +75,9 @@ __all__ = [
     "release_separation",
     "submit",
     "submit_link",
+    "submit_preview",
+    "submit_whole",
     "sweep_stuck",
     "time_limits",
+    "whole_song",
 ]

@@ -31,6 +31,7 @@ def submit_link(
     format: str = Job.Format.MP3,
     client: str = "",
     owner: User | None = None,
+    quality: str = "",
 ) -> LinkImport:
     """Check a pasted link and queue its import; raise LinkError before creating anything.
 
@@ -40,7 +41,13 @@ def submit_link(
     url = check_url(url, allow=settings.LINK_ALLOWED_PRIVATE)
     with transaction.atomic():
         link = LinkImport.objects.create(
-            url=url, brand=brand, stem=stem, format=format, client=client[:64], owner=owner
+            url=url,
+            brand=brand,
+            stem=stem,
+            format=format,
+            quality=quality,
+            client=client[:64],
+            owner=owner,
         )
         transaction.on_commit(lambda: enqueue_link(link.pk))
     logger.info("link %s submitted", link.pk)

@@ -60,10 +60,35 @@ def expire_separation(separation_id: uuid.UUID | str, *, now: datetime | None = 
         if not still_needed and source.file:
             names.append(source.file.name)
             AudioSource.objects.filter(pk=source.pk).update(file="")
+        names += _unused_whole_songs(separation)
         ids = [separation.pk]
         transaction.on_commit(lambda: _delete_files(names, ids))
     logger.info("separation %s expired; its files are deleted", separation_id)
     return True
+
+
+def _unused_whole_songs(separation: Separation) -> list[str]:
+    """Clear the whole songs kept for this separation's previews that nothing else needs.
+
+    A whole song stays while one of its own separations is live (someone paid for it).
+    """
+    full_ids = Job.objects.filter(separation=separation, preview=True).values("full_source")
+    unused = AudioSource.objects.filter(pk__in=full_ids).exclude(file="")
+    unused = unused.exclude(separations__status__in=Separation.LIVE_STATUSES).exclude(
+        preview_jobs__separation__status__in=Separation.LIVE_STATUSES
+    )
+    names = list(unused.values_list("file", flat=True))
+    AudioSource.objects.filter(pk__in=[*unused.values_list("pk", flat=True)]).update(file="")
+    return names
+
+
+def _delete_orphan_whole_song(source_id: uuid.UUID) -> None:
+    """Delete a preview's whole song once no job and no separation refers to it."""
+    orphan = AudioSource.objects.filter(pk=source_id, separations=None, preview_jobs=None).first()
+    if orphan is not None:
+        name = orphan.file.name
+        orphan.delete()
+        transaction.on_commit(lambda: _delete_files([name], []))
 
 
 def delete_job(job_id: uuid.UUID | str) -> bool:
@@ -79,7 +104,10 @@ def delete_job(job_id: uuid.UUID | str) -> bool:
         separation = job.separation
         if job.status in Job.ACTIVE_STATUSES:
             billing.release(job.pk)  # its credits would otherwise stay held for good
+        full_id = job.full_source_id
         job.delete()
+        if full_id is not None:
+            _delete_orphan_whole_song(full_id)
         if Job.objects.filter(separation=separation).exists():
             return True  # others still use the separation and its files
         names = [separation.vocals.name, separation.accompaniment.name]

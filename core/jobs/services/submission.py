@@ -104,13 +104,21 @@ def _credits(sha256: str, submission: Submission) -> int:
     return billing.credits_for_duration(duration)
 
 
-def submit(content: File, submission: Submission, *, owner: User | None = None) -> Job:
+def submit(
+    content: File,
+    submission: Submission,
+    *,
+    owner: User | None = None,
+    full_source: AudioSource | None = None,
+) -> Job:
     """Create a job for an uploaded file, reusing any live separation of the same audio.
 
     An owner pays: the job's credits are reserved first, in the same transaction, so a visitor
     short of credits gets billing.InsufficientCredits and nothing is stored; a result that is
     already there is charged at once. Anonymous jobs are the free tier and move no credits.
+    With `full_source`, `content` is that song's preview (services.preview): free for anyone.
     """
+    pays = owner is not None and full_source is None
     quality = Separation.Quality(submission.quality or settings.SEPARATION_DEFAULT_QUALITY)
     sha256 = hash_file(content)
     # The owner's plan at submission decides the queue and how long the files are kept.
@@ -124,9 +132,11 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         stem=submission.stem,
         format=submission.format,
         original_name=submission.original_name[:255],
+        preview=full_source is not None,
+        full_source=full_source,
     )
     with transaction.atomic():
-        if owner is not None:
+        if pays:
             billing.reserve(job, _credits(sha256, submission))
         source = _store_source(content, sha256, submission)
         separation, created = _live_separation(source, priority=priority, quality=quality)
@@ -137,7 +147,7 @@ def submit(content: File, submission: Submission, *, owner: User | None = None) 
         job.status = _job_status_for(separation)
         job.finished_at = now if job.status == Job.Status.SUCCEEDED else None
         job.save(force_insert=True)
-        if owner is not None and job.status == Job.Status.SUCCEEDED:
+        if pays and job.status == Job.Status.SUCCEEDED:
             # Answered at once from the stored result, and charged like a new separation.
             billing.charge(job)
         if job.status == Job.Status.SUCCEEDED:
@@ -215,6 +225,8 @@ def derive_job(job: Job, *, brand: str, stem: str) -> Job:
                     status=status,
                     finished_at=timezone.now() if status == Job.Status.SUCCEEDED else None,
                     derived_from=job,
+                    preview=job.preview,
+                    full_source_id=job.full_source_id,
                 )
         except IntegrityError:
             # The same link was followed twice at once: both get the one job.

@@ -100,20 +100,24 @@ def test_a_free_account_asking_for_flac_is_refused_naming_pro(song: Path) -> Non
     assert billing_selectors.balance(user) == 30
 
 
-def test_a_free_account_with_a_twenty_minute_song_is_refused_naming_pro(long_song: Path) -> None:
+def test_a_free_account_with_a_twenty_minute_song_gets_a_free_preview(long_song: Path) -> None:
+    # Pro takes the song: instead of a refusal, its first seconds (tests/core/web/test_preview).
     user = user_with(30)
     response = _upload(_client(user), long_song, json_=True)
-    assert response.status_code == 403
-    error = json.loads(response.content)["error"]
-    assert error == ("A song of 19:59 needs the Pro plan. Buy any credit pack on the pricing page.")
-    assert not Job.objects.exists()
+    assert response.status_code == 201
+    job = Job.objects.get()
+    assert job.preview and json.loads(response.content)["redirect"] == f"/jobs/{job.pk}/"
     assert billing_selectors.balance(user) == 30
 
 
-def test_an_anonymous_visitor_keeps_the_free_tier_refusal(long_song: Path) -> None:
+def test_an_anonymous_visitor_keeps_the_refusal_of_a_song_no_plan_takes(
+    long_song: Path, settings: Any
+) -> None:
+    settings.PAID_MAX_DURATION = 10 * 60.0
     response = _upload(_client(None), long_song)
     assert response.status_code == 422
     assert "the limit is 5:00" in response.content.decode()
+    assert not Job.objects.exists()
 
 
 def test_an_anonymous_visitor_cannot_ask_for_wav(song: Path) -> None:
@@ -228,13 +232,22 @@ def test_a_paying_owners_link_is_fetched_within_pro_onto_the_priority_queue(
     assert billing_selectors.reserved(user) == 1
 
 
-def test_a_free_owners_link_keeps_the_free_length_limit(song_site: Site, settings: Any) -> None:
+def test_a_free_owners_too_long_link_is_only_previewed(song_site: Site, settings: Any) -> None:
     settings.ANON_MAX_DURATION = 2.0
+    settings.PREVIEW_SECONDS = 1.0
+    user = user_with(30)
+    link = _paste(user, song_site)
+    assert import_link_task(str(link.pk)) == "succeeded"
+    job = Job.objects.select_related("separation__source").get()
+    assert job.preview and (job.separation.source.duration or 0) <= 1.0
+    assert billing_selectors.balance(user) == 30
+
+
+def test_a_link_longer_than_every_plan_is_refused(song_site: Site, settings: Any) -> None:
+    settings.ANON_MAX_DURATION = settings.PAID_MAX_DURATION = 2.0
     user = user_with(30)
     link = _paste(user, song_site)
     assert import_link_task(str(link.pk)) == "too_long"
-    link.refresh_from_db()
-    assert "The Pro plan takes songs up to 60 minutes" in link.error_message
     assert not Job.objects.exists()
     assert billing_selectors.balance(user) == 30
 
