@@ -74,11 +74,35 @@ def submit_preview(content: File, submission: Submission, *, owner: User | None 
 def submit_whole(preview: Job, *, owner: User | None) -> Job:
     """Submit the whole song of a preview job as an ordinary (paid) job of `owner`.
 
-    Raises billing.InsufficientCredits, and FileNotFoundError when the song is gone.
+    Asking again (a double click, a reloaded form) returns the job already made for `owner`
+    instead of charging twice. Raises billing.InsufficientCredits, and FileNotFoundError when
+    the song is gone.
     """
     full = preview.full_source
     if full is None or not full.file:
         raise FileNotFoundError("the whole song of this preview is no longer stored")
+    with transaction.atomic():
+        # Lock the preview so that two clicks at once queue one job, not two.
+        Job.objects.select_for_update().filter(pk=preview.pk).first()
+        if owner is not None:
+            earlier = (
+                Job.objects.filter(
+                    owner=owner,
+                    separation__source=full,
+                    stem=preview.stem,
+                    brand=preview.brand,
+                    preview=False,
+                )
+                .exclude(status__in=(Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.EXPIRED))
+                .order_by("-created_at")
+                .first()
+            )
+            if earlier is not None:
+                return earlier
+        return _submit_whole(preview, full, owner)
+
+
+def _submit_whole(preview: Job, full: AudioSource, owner: User | None) -> Job:
     submission = Submission(
         original_name=preview.original_name,
         stem=preview.stem,

@@ -194,6 +194,11 @@ def test_a_payer_separates_the_whole_song_of_a_preview(long_song: Path, tmp_path
     assert whole.separation.quality == preview.separation.quality
     assert billing_selectors.reserved(user) == 2  # the whole song's price
 
+    # A second click finds the job already made: nothing more is queued or reserved.
+    again = client.post(f"/jobs/{preview.pk}/whole/")
+    assert again.status_code == 302 and again["Location"] == f"/jobs/{whole.pk}/"
+    assert billing_selectors.reserved(user) == 2
+
     # Without a plan that takes it, the button leads to the pricing page and nothing is made.
     anonymous = _client().post(f"/jobs/{preview.pk}/whole/")
     assert anonymous.status_code == 303 and anonymous["Location"] == "/pricing/"
