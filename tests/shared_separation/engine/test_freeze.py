@@ -51,7 +51,7 @@ def _run(graph_def: object, feed_phase: bool | None = None) -> np.ndarray:
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(graph_def, name="")
-        feed = {"x:0": X}
+        feed: dict[str, object] = {"x:0": X}
         if feed_phase is not None:
             feed[f"{LEARNING_PHASE}:0"] = feed_phase
         with tf.compat.v1.Session(graph=graph) as session:
