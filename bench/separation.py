@@ -1,4 +1,4 @@
-"""Time Spleeter 2stems separation three ways on the same generated songs, in one run.
+"""Time Spleeter 2stems separation several ways on the same generated songs, in one run.
 
 Systems, each measured in its own fresh subprocess so that memory peaks never mix:
 
@@ -6,13 +6,21 @@ Systems, each measured in its own fresh subprocess so that memory peaks never mi
   it), from its own virtualenv ``bench/.official-venv`` (``bench/official_env.sh`` makes it).
 - ``official``: the official ``Separator("spleeter:2stems", multiprocess=False).separate(waveform)``
   in the project venv, warm (model loaded and a short clip separated before timing).
-- ``engine_file``: this project's ``SeparationEngine.separate_file`` (ffmpeg decode, blocks, 24-bit
-  FLAC encode of both stems), warm.
-- ``engine_waveform``: ``SeparationEngine.separate_waveform`` on the decoded array, warm.
+- ``engine_openvino``: this project's ``SeparationEngine.separate_file`` (ffmpeg decode, blocks,
+  24-bit FLAC encode of both stems), warm, as the service runs it by default: the OpenVINO IR
+  that ``provision_model`` converts (``SEPARATION_RUNTIME=auto``) at the precision ``auto`` picks
+  (bfloat16 on CPUs with AVX512_BF16 or AMX, else float32).
+- ``engine_openvino_f32``: the same on OpenVINO in float32 (equal to the official output).
+- ``engine_bf16``: the same on TensorFlow in bfloat16 (the default before the OpenVINO runtime).
+- ``engine_file``: the same on TensorFlow in float32.
+- ``engine_waveform``: ``SeparationEngine.separate_waveform`` on the decoded array, TensorFlow
+  float32, warm.
+
+The OpenVINO systems need the IR under ``--model-root`` (``manage.py provision_model``).
 
 The warm ``official`` and ``engine_waveform`` inputs are decoded from the WAV with numpy (the
-``wave`` module), outside the timed region; the ``cli`` and ``engine_file`` runs decode the WAV
-themselves (both through ffmpeg) inside it.
+``wave`` module), outside the timed region; the ``cli`` and the engine ``separate_file`` runs
+decode the WAV themselves (both through ffmpeg) inside it.
 
 Run from the repository root: ``.venv/bin/python bench/separation.py --sizes 30,180,600``.
 """
@@ -45,13 +53,24 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 SAMPLE_RATE = 44100
 DEFAULT_SIZES = (30, 180, 600, 1800)
-SYSTEMS = ("cli", "official", "engine_file", "engine_waveform", "engine_bf16")
+SYSTEMS = (
+    "cli",
+    "official",
+    "engine_openvino",
+    "engine_openvino_f32",
+    "engine_bf16",
+    "engine_file",
+    "engine_waveform",
+)
+ENGINE_SYSTEMS = frozenset(s for s in SYSTEMS if s.startswith("engine_"))
 LABELS = {
     "cli": "official `spleeter separate` CLI (cold)",
     "official": "official `Separator.separate` (warm)",
-    "engine_file": "engine `separate_file`, float32 (warm)",
-    "engine_bf16": "engine `separate_file`, bfloat16: the default on this CPU (warm)",
-    "engine_waveform": "engine `separate_waveform`, float32 (warm)",
+    "engine_openvino": "engine `separate_file`, OpenVINO, default precision: the service default",
+    "engine_openvino_f32": "engine `separate_file`, OpenVINO float32 (warm)",
+    "engine_bf16": "engine `separate_file`, TensorFlow bfloat16 (warm)",
+    "engine_file": "engine `separate_file`, TensorFlow float32 (warm)",
+    "engine_waveform": "engine `separate_waveform`, TensorFlow float32 (warm)",
 }
 T = TypeVar("T")
 GB = 10**9  # process memory is reported in decimal GB throughout
@@ -279,19 +298,41 @@ def _worker_official(src: Path, model_root: Path, warmup_s: float, repeat: int) 
     }
 
 
-def _engine(model_root: Path, *, bfloat16: bool = False) -> Any:
+def _engine(model_root: Path, *, bfloat16: bool = False, runtime: str = "tensorflow") -> Any:
     from shared_separation.engine import SeparationEngine
 
-    return SeparationEngine(model_root, bfloat16=bfloat16)
+    return SeparationEngine(model_root, bfloat16=bfloat16, runtime=runtime)
+
+
+def _default_bfloat16() -> bool:
+    """Return what the service's default precision setting (auto) picks on this CPU."""
+    from shared_separation.engine.network import use_bfloat16
+
+    return use_bfloat16("auto")
+
+
+def _engine_figures(engine: Any) -> dict[str, Any]:
+    return {
+        "threads": engine.threads,
+        "batch_segments": engine.batch_segments,
+        "runtime": engine.runtime,
+        "precision": engine.precision,
+    }
 
 
 def _worker_engine_file(
-    src: Path, model_root: Path, warmup_s: float, repeat: int, *, bfloat16: bool = False
+    src: Path,
+    model_root: Path,
+    warmup_s: float,
+    repeat: int,
+    *,
+    bfloat16: bool = False,
+    runtime: str = "tensorflow",
 ) -> dict[str, Any]:
     from shared_separation.engine import Output
 
     t0 = time.perf_counter()
-    engine = _engine(model_root, bfloat16=bfloat16)
+    engine = _engine(model_root, bfloat16=bfloat16, runtime=runtime)
     t1 = time.perf_counter()
     engine.separate_waveform(read_wav(src)[: int(warmup_s * SAMPLE_RATE)])
     t2 = time.perf_counter()
@@ -310,7 +351,7 @@ def _worker_engine_file(
         "result_duration_s": result.duration,
         "output_bytes": sizes,
         "output_duration_s": durations,
-        "engine": {"threads": engine.threads, "batch_segments": engine.batch_segments},
+        "engine": _engine_figures(engine),
         "versions": _tf_version(),
     }
 
@@ -332,7 +373,7 @@ def _worker_engine_waveform(
         "decode_s": t2 - t1,
         "warmup_s": t3 - t2,
         "output_samples": {k: int(v.shape[0]) for k, v in stems.items()},
-        "engine": {"threads": engine.threads, "batch_segments": engine.batch_segments},
+        "engine": _engine_figures(engine),
         "versions": _tf_version(),
     }
 
@@ -371,6 +412,10 @@ WORKERS: dict[str, Callable[[Path, Path, float, int], dict[str, Any]]] = {
     "engine_file": _worker_engine_file,
     "engine_waveform": _worker_engine_waveform,
     "engine_bf16": lambda *args: _worker_engine_file(*args, bfloat16=True),
+    "engine_openvino": lambda *args: _worker_engine_file(
+        *args, bfloat16=_default_bfloat16(), runtime="openvino"
+    ),
+    "engine_openvino_f32": lambda *args: _worker_engine_file(*args, runtime="openvino"),
 }
 
 
@@ -695,8 +740,13 @@ def table(rows: Sequence[Row]) -> str:
             busy = "-"
         ratio = f"{r.vs_official:.2f}x" if r.vs_official is not None else "-"
         load = f"{r.extra.get('load_before', 0.0):.2f}"
+        label = LABELS[r.system]
+        ran = r.extra.get("engine")
+        if isinstance(ran, dict) and "runtime" in ran:
+            # What the engine really ran (the default precision differs between CPUs).
+            label += f" [{ran['runtime']} {ran['precision']}]"
         lines.append(
-            f"| {_clock(r.seconds)} | {LABELS[r.system]} | {wall} | {rtf} | {rss} | {ratio} "
+            f"| {_clock(r.seconds)} | {label} | {wall} | {rtf} | {rss} | {ratio} "
             f"| {busy} | {load} |"
         )
     return "\n".join(lines)
@@ -711,7 +761,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--systems", default=",".join(SYSTEMS), help=f"any of {','.join(SYSTEMS)}")
     p.add_argument("--skip-cli", action="store_true", help="leave out the official CLI")
     p.add_argument("--skip-official", action="store_true", help="leave out the warm Separator")
-    p.add_argument("--skip-engine", action="store_true", help="leave out both engine runs")
+    p.add_argument("--skip-engine", action="store_true", help="leave out the engine runs")
     p.add_argument(
         "--only",
         action="append",
@@ -772,7 +822,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.skip_official:
         skipped.add("official")
     if args.skip_engine:
-        skipped |= {"engine_file", "engine_waveform", "engine_bf16"}
+        skipped |= ENGINE_SYSTEMS
     systems = [s for s in systems if s not in skipped]
     only: dict[str, set[float]] = {}
     for spec in args.only:

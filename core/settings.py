@@ -291,6 +291,11 @@ SEPARATION_BATCH_SEGMENTS = env_int("SEPARATION_BATCH_SEGMENTS", 2, minimum=1)
 # that compute bfloat16 natively (AVX512_BF16 or AMX), about 1.4x faster end to end and about
 # 41 dB SDR from the official output; "float32" matches the official output to about 100 dB.
 SEPARATION_PRECISION = env_choice("SEPARATION_PRECISION", "auto", ("auto", "float32", "bfloat16"))
+# What runs the network: "openvino" runs the IR that provision_model converts from the checkpoint
+# and checks against TensorFlow (the network alone about 1.3x faster in bfloat16 on an AMD EPYC
+# with AVX512_BF16; docs/engine.md), "tensorflow" the checkpoint itself; "auto" runs OpenVINO
+# when its IR is present and intact, else TensorFlow with a warning in the log.
+SEPARATION_RUNTIME = env_choice("SEPARATION_RUNTIME", "auto", ("auto", "tensorflow", "openvino"))
 # A separation may run this long per audio minute, plus a fixed margin, before it is stopped.
 SEPARATION_SECONDS_PER_AUDIO_MINUTE = env_float(
     "SEPARATION_SECONDS_PER_AUDIO_MINUTE", 30.0, minimum=1.0

@@ -29,17 +29,18 @@ def get_engine() -> SeparationEngine:
     global _engine
     with _lock:
         if _engine is None:
-            bfloat16 = use_bfloat16(settings.SEPARATION_PRECISION)
             logger.info(
-                "loading the separation engine from %s (%s network, precision setting %s)",
+                "loading the separation engine from %s (runtime setting %s, precision setting %s)",
                 settings.MODEL_ROOT,
-                "bfloat16" if bfloat16 else "float32",
+                settings.SEPARATION_RUNTIME,
                 settings.SEPARATION_PRECISION,
             )
             _engine = SeparationEngine(
                 settings.MODEL_ROOT,
                 threads=settings.SEPARATION_THREADS or None,
                 batch_segments=settings.SEPARATION_BATCH_SEGMENTS,
-                bfloat16=bfloat16,
+                bfloat16=use_bfloat16(settings.SEPARATION_PRECISION),
+                runtime=settings.SEPARATION_RUNTIME,
             )
+            logger.info("separation network: %s, %s", _engine.runtime, _engine.precision)
         return _engine

@@ -12,8 +12,9 @@ import numpy as np
 
 from . import media, model_store, pipeline, spectral
 from .errors import ErrorCode, SeparationError
-from .network import STEMS, SpleeterNetwork
+from .network import STEMS
 from .quality import DEFAULT_PATCH_FRAMES, Quality
+from .runtime import load_network
 
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
@@ -64,6 +65,7 @@ class SeparationEngine:
         threads: int | None = None,
         batch_segments: int = 2,
         bfloat16: bool = False,
+        runtime: str = "auto",
         overlap: bool = True,
         patch_frames: int = DEFAULT_PATCH_FRAMES,
         ffmpeg: str = "ffmpeg",
@@ -71,7 +73,7 @@ class SeparationEngine:
         verify_checksums: bool = True,
     ) -> None:
         media.require_binaries(ffmpeg, ffprobe)
-        folder = model_store.verify(model_root, checksums=verify_checksums)
+        model_store.verify(model_root, checksums=verify_checksums)
         self.ffmpeg = ffmpeg
         self.ffprobe = ffprobe
         self.threads = threads or _default_threads()
@@ -82,7 +84,16 @@ class SeparationEngine:
             raise ValueError("patch_frames must be 0 (none), 64, 128, 256 or 512")
         # The high-quality mode's boundary patches; see quality.py.
         self.patch_frames = patch_frames
-        self._network = SpleeterNetwork(folder, threads=self.threads, bfloat16=bfloat16)
+        # runtime.RUNTIMES: "auto" runs the provisioned OpenVINO IR, else the checkpoint in TF.
+        self._network = load_network(
+            model_root,
+            runtime=runtime,
+            threads=self.threads,
+            bfloat16=bfloat16,
+            checksums=verify_checksums,
+        )
+        self.runtime = self._network.runtime  # the one picked: "openvino" or "tensorflow"
+        self.precision = self._network.precision  # "bfloat16" or "float32"
 
     # -- public API ------------------------------------------------------------------------
 

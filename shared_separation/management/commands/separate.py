@@ -19,6 +19,7 @@ from shared_separation.engine import (
     SeparationError,
 )
 from shared_separation.engine.network import use_bfloat16
+from shared_separation.engine.runtime import RUNTIMES
 
 STEM_CHOICES: dict[str, tuple[str, ...]] = {
     "vocals": ("vocals",),
@@ -74,6 +75,12 @@ class Command(BaseCommand):
             help="standard: the official Spleeter output; high: better, 1.6-1.8x the time.",
         )
         parser.add_argument(
+            "--runtime",
+            choices=RUNTIMES,
+            default=settings.SEPARATION_RUNTIME,
+            help="What runs the network (SEPARATION_RUNTIME): auto runs OpenVINO when provisioned.",
+        )
+        parser.add_argument(
             "--max-duration",
             type=float,
             default=settings.SEPARATION_MAX_DURATION,
@@ -91,9 +98,11 @@ class Command(BaseCommand):
                 threads=settings.SEPARATION_THREADS or None,
                 batch_segments=settings.SEPARATION_BATCH_SEGMENTS,
                 bfloat16=use_bfloat16(settings.SEPARATION_PRECISION),
+                runtime=options["runtime"],
             )
         except SeparationError as exc:
             raise CommandError(exc.message) from exc
+        self.stderr.write(f"network: {engine.runtime}, {engine.precision}")
         failures = 0
         err: TextIO = sys.stderr
         for src in files:

@@ -15,8 +15,14 @@ OfficialSeparate = Callable[[str, np.ndarray], dict[str, np.ndarray]]
 
 @pytest.fixture(scope="session")
 def engine(model_root: Path) -> SeparationEngine:
-    """The engine under test, loaded once per session."""
-    return SeparationEngine(model_root)
+    """The engine under test on TensorFlow, loaded once per session."""
+    return SeparationEngine(model_root, runtime="tensorflow")
+
+
+@pytest.fixture(scope="session")
+def openvino_engine(openvino_root: Path) -> SeparationEngine:
+    """The engine on the OpenVINO IR in float32, the arithmetic the official output uses."""
+    return SeparationEngine(openvino_root, runtime="openvino", bfloat16=False)
 
 
 @pytest.fixture(scope="session")

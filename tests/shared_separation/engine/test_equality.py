@@ -1,4 +1,4 @@
-"""The engine's output equals the official Spleeter's, in memory and from files."""
+"""The engine's output equals the official Spleeter's, in memory and from files, either runtime."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ SHORT_S = 30.0
 # a multiple of neither 1024 nor 512 * 1024).
 LONG_S = 131.37
 STEMS = ("vocals", "accompaniment")
+
+
+@pytest.fixture(params=["tensorflow", "openvino"])
+def engine(request: pytest.FixtureRequest, engine: SeparationEngine) -> SeparationEngine:
+    """The float32 engine on each runtime: the checkpoint in TensorFlow, the IR in OpenVINO."""
+    chosen = engine
+    if request.param == "openvino":
+        chosen = request.getfixturevalue("openvino_engine")
+    assert (chosen.runtime, chosen.precision) == (request.param, "float32")
+    return chosen
 
 
 def _assert_equal(

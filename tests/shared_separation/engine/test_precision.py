@@ -59,19 +59,25 @@ def test_auto_follows_the_cpu_and_explicit_settings_win(tmp_path: Path) -> None:
         use_bfloat16("fp16", cpuinfo=bf16)
 
 
-def test_service_default_is_auto() -> None:
+def test_service_defaults_are_auto() -> None:
     assert settings.SEPARATION_PRECISION == "auto"
+    assert settings.SEPARATION_RUNTIME == "auto"
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("runtime", ["tensorflow", "openvino"])
 def test_service_default_precision_stays_within_30_db_of_official_on_a_long_song(
+    runtime: str,
     model_root: Path,
+    openvino_root: Path,
     official: OfficialSeparate,
     record_property: Callable[[str, object], None],
 ) -> None:
     """3 min 20 s, with the precision the workers pick on this CPU: 30 dB overall and at seams."""
     bfloat16 = use_bfloat16(settings.SEPARATION_PRECISION)
-    engine = SeparationEngine(model_root, bfloat16=bfloat16)
+    root = openvino_root if runtime == "openvino" else model_root
+    engine = SeparationEngine(root, bfloat16=bfloat16, runtime=runtime)
+    assert engine.runtime == runtime
     song = synth_song(200.0, seed=5)
     reference = official("several_minutes", song)
     ours = engine.separate_waveform(np.asarray(song))
@@ -90,8 +96,11 @@ def test_service_default_precision_stays_within_30_db_of_official_on_a_long_song
             window = slice(max(seam - SR // 2, 0), seam + SR // 2)
             err = np.mean((reference[stem][window] - ours[stem][window]).astype(np.float64) ** 2)
             worst_seam = min(worst_seam, 10 * np.log10(power / max(err, 1e-30)))
-    precision = "bfloat16" if bfloat16 else "float32"
-    record_property("sdr_default_precision", {"precision": precision, **scores})
-    print(f"{precision} network, 200 s: SDR vs official {scores}; worst seam {worst_seam:.1f} dB")
+    precision = engine.precision
+    record_property("sdr_default_precision", {"runtime": runtime, "precision": precision, **scores})
+    print(
+        f"{runtime} {precision} network, 200 s: SDR vs official {scores}; "
+        f"worst seam {worst_seam:.1f} dB"
+    )
     assert min(scores.values()) >= 30.0, scores
     assert worst_seam >= 30.0
