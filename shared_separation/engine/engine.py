@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import live as live_mp3
 from . import media, model_store, pipeline, spectral
 from .errors import ErrorCode, SeparationError
 from .network import STEMS, SpleeterNetwork
@@ -99,8 +100,12 @@ class SeparationEngine:
         progress: ProgressCallback | None = None,
         cancelled: CancelCheck | None = None,
         quality: Quality | str = Quality.STANDARD,
+        live: Mapping[str, live_mp3.LiveSink] | None = None,
     ) -> SeparationResult:
         """Separate `src` into the stems named in `outputs`; nothing is left behind on failure.
+
+        `live` maps stems to sinks that receive the stem as MP3 bytes (live.py) while it is
+        separated, in order, before this returns; a sink's exception fails the separation.
 
         `quality` "standard" gives the official Spleeter output, "high" the better one of
         quality.py (same weights, 1.6x to 1.8x the time).
@@ -109,7 +114,7 @@ class SeparationEngine:
         An exception raised by `progress` or `cancelled`, or delivered from outside (a Celery
         time limit), passes through unchanged once the partial outputs are removed.
         """
-        unknown = set(outputs) - set(STEMS)
+        unknown = (set(outputs) | set(live or {})) - set(STEMS)
         if unknown:
             raise ValueError(f"unknown stems: {sorted(unknown)}")
         mode = Quality(quality)
@@ -126,7 +131,10 @@ class SeparationEngine:
             src, ffmpeg=self.ffmpeg, max_seconds=max_duration, source_channels=info.channels
         )
         encoders: dict[str, media.Encoder] = {}
+        streams: dict[str, live_mp3.LiveEncoder] = {}
         try:
+            for stem, sink in (live or {}).items():
+                streams[stem] = live_mp3.LiveEncoder(sink, ffmpeg=self.ffmpeg)
             for stem, out in outputs.items():
                 try:
                     out.path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +151,8 @@ class SeparationEngine:
                     raise SeparationError(ErrorCode.CANCELLED, "The separation was cancelled.")
                 for stem, encoder in encoders.items():
                     encoder.write(pieces[STEMS.index(stem)])
+                for stem, stream in streams.items():
+                    stream.write(pieces[STEMS.index(stem)])
                 written += len(pieces[0])
                 if progress is not None:
                     # The probed duration is an estimate (a truncated file ends early), so the
@@ -150,9 +160,13 @@ class SeparationEngine:
                     progress(min(written / expected, 0.999))
             if decoder.samples_read == 0:
                 raise SeparationError(ErrorCode.NO_SAMPLES, "The file contains no audio samples.")
+            for stream in streams.values():
+                stream.finish()
             for encoder in encoders.values():
                 encoder.finish()
         except BaseException as exc:
+            for stream in streams.values():
+                stream.abort()
             for encoder in encoders.values():
                 encoder.abort()
             for out in outputs.values():

@@ -213,7 +213,16 @@ def run(
     try:
         upcoming: Future[_Block | None] = pool.submit(front.next_block)
         finishing: tuple[_Block, Future[list[np.ndarray]]] | None = None
+        first = True
         while True:
+            if first and finishing is not None:
+                # The first block goes out before the second one's network runs, so that a live
+                # listener hears audio one block earlier; later blocks keep the full overlap.
+                first = False
+                done, outs = finishing[0], finishing[1].result()
+                finishing = None
+                if done.hi > done.lo:
+                    yield outs
             block = upcoming.result()
             if block is not None:
                 upcoming = pool.submit(front.next_block)
