@@ -287,6 +287,9 @@ SEPARATION_BATCH_SEGMENTS = env_int("SEPARATION_BATCH_SEGMENTS", 2, minimum=1)
 # Arithmetic of the network: "auto" runs it in bfloat16 (oneDNN auto-mixed precision) on CPUs
 # that compute bfloat16 natively (AVX512_BF16 or AMX), about 1.4x faster end to end and about
 # 41 dB SDR from the official output; "float32" matches the official output to about 100 dB.
+# Stream each stem a job asks for as MP3 while it is separated (core/jobs/streams.py): the job
+# page and the API play it before the separation ends, for about 10% more CPU per separation.
+LIVE_STREAMS = env_bool("LIVE_STREAMS", True)
 SEPARATION_PRECISION = env_choice("SEPARATION_PRECISION", "auto", ("auto", "float32", "bfloat16"))
 # A separation may run this long per audio minute, plus a fixed margin, before it is stopped.
 SEPARATION_SECONDS_PER_AUDIO_MINUTE = env_float(
