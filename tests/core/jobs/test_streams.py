@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import cast
 
 import pytest
 import redis
@@ -19,6 +20,10 @@ def conn(redis_server: str) -> redis.Redis:
     client = redis.Redis.from_url(django_settings.REDIS_URL)
     client.flushdb()
     return client
+
+
+def _ttl(conn: redis.Redis, key: str) -> int:
+    return int(cast(int, conn.ttl(key)))
 
 
 def _never_stops() -> bool:
@@ -52,10 +57,10 @@ def test_ended_streams_expire_and_live_ones_are_refreshed(conn: redis.Redis) -> 
     sid = uuid.uuid4()
     writer = streams.Writer(sid, 2, "accompaniment")
     writer(b"abc")
-    assert 0 < conn.ttl(writer.key) <= streams.STREAM_TTL_SECONDS
+    assert 0 < _ttl(conn, writer.key) <= streams.STREAM_TTL_SECONDS
     writer.end()
-    assert 0 < conn.ttl(writer.key) <= streams.STREAM_KEEP_SECONDS
-    assert 0 < conn.ttl(writer.key + ":end") <= streams.STREAM_KEEP_SECONDS
+    assert 0 < _ttl(conn, writer.key) <= streams.STREAM_KEEP_SECONDS
+    assert 0 < _ttl(conn, writer.key + ":end") <= streams.STREAM_KEEP_SECONDS
 
 
 @pytest.mark.usefixtures("conn")
