@@ -64,6 +64,7 @@ class SeparationEngine:
         *,
         threads: int | None = None,
         batch_segments: int = 2,
+        first_batch_segments: int = 1,
         bfloat16: bool = False,
         overlap: bool = True,
         patch_frames: int = DEFAULT_PATCH_FRAMES,
@@ -77,6 +78,10 @@ class SeparationEngine:
         self.ffprobe = ffprobe
         self.threads = threads or _default_threads()
         self.batch_segments = max(1, batch_segments)
+        # The first block is one segment (11.9 s): a live listener hears audio after one segment's
+        # work instead of two. Standard output is unchanged (segments are independent); the high
+        # mode's Wiener statistics then cover one segment less for the second segment.
+        self.first_batch_segments = max(1, first_batch_segments)
         # Overlap decoding/STFT, the network and the inverse STFT on separate threads.
         self.overlap = overlap
         if patch_frames not in (0, 64, 128, 256, 512):
@@ -224,6 +229,7 @@ class SeparationEngine:
             workers=self.threads,
             overlap=self.overlap,
             patch_frames=self.patch_frames if high else None,
+            first_segments=self.first_batch_segments,
         )
 
 
