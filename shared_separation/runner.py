@@ -134,8 +134,6 @@ def _live_writers(
     separation: Separation, attempt: int, stems: tuple[str, ...]
 ) -> dict[str, streams.Writer]:
     """Return a live stream writer for each stem that a waiting person's job asks for."""
-    if not settings.LIVE_STREAMS:
-        return {}
     wanted: set[str] = set()
     asked = (
         Job.objects.filter(separation_id=separation.pk, status__in=Job.ACTIVE_STATUSES)
@@ -145,6 +143,6 @@ def _live_writers(
     )
     for stem in asked:
         wanted.update(stems if stem == Job.Stem.BOTH else (stem,))
-    chosen = [stem for stem in stems if stem in wanted]
+    chosen = [stem for stem in stems if stem in wanted] if settings.LIVE_STREAMS else []
     streams.announce(separation.pk, attempt, chosen)
     return {stem: streams.Writer(separation.pk, attempt, stem) for stem in chosen}

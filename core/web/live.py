@@ -20,8 +20,9 @@ from core.jobs.models import Job, Separation
 
 logger = logging.getLogger(__name__)
 
-# How long a stream asked for while its job waits in the queue waits for the job to start.
-QUEUE_WAIT_SECONDS = 15 * 60
+# How long a stream asked for while its job waits in the queue waits for the job to start; each
+# waiting listener holds a web thread, so the page reconnects after this instead (job.js).
+QUEUE_WAIT_SECONDS = 60
 STATE_POLL_SECONDS = 0.25
 # How long a started attempt may take to say which stems it streams (it does so right away).
 ANNOUNCE_WAIT_SECONDS = 30.0

@@ -363,6 +363,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "refresh_seconds": REFRESH_SECONDS,
         "advice": ADVICE.get(job.error_code, DEFAULT_ADVICE),
         "other_stem_url": _other_stem_url(request, job),
+        "live_streams": settings.LIVE_STREAMS,
         "files_expire_at": selectors.files_expire_at(job.separation),
         "formats": Job.Format.choices,
         "lossless_formats": [f for f in _download_formats(job) if f != "mp3"],

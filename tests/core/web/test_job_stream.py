@@ -12,6 +12,7 @@ import redis
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from core.jobs import services, streams
 from core.jobs.models import Job, Separation
@@ -145,7 +146,7 @@ def test_a_stream_asked_while_queued_waits_for_the_start(vr: Client) -> None:
 
 @pytest.mark.django_db
 def test_the_job_page_offers_the_live_player_until_the_job_is_done(
-    vr: Client, tmp_path: Path
+    vr: Client, tmp_path: Path, settings: Settings
 ) -> None:
     job = _queued_job()
     page = vr.get(f"/jobs/{job.pk}/").content.decode()
@@ -153,3 +154,5 @@ def test_the_job_page_offers_the_live_player_until_the_job_is_done(
     assert 'id="live-audio" controls preload="none" aria-labelledby="live-caption"' in page
     done = finished_job(tmp_path)
     assert "live-audio" not in vr.get(f"/jobs/{done.pk}/").content.decode()
+    settings.LIVE_STREAMS = False  # turned off: no player that would wait for nothing
+    assert "live-audio" not in vr.get(f"/jobs/{job.pk}/").content.decode()

@@ -48,6 +48,12 @@
             percent.textContent = value + "%";
           }
           state = data.state;
+          if (rearm) {
+            rearm = false;
+            reconnects += 1;
+            live.load();
+            live.play().catch(function () {});
+          }
           timer = window.setTimeout(poll, delay);
         })
         .catch(function () {
@@ -61,14 +67,18 @@
       window.clearTimeout(timer);
       poll();
     };
+    var wanted = false, rearm = false, reconnects = 0;
     if (live) {
-      // The live stream stopped (the song ended, or the separation failed): ask at once, so the
-      // page says why without waiting for the next poll.
-      live.addEventListener("ended", pollNow);
-      live.addEventListener("error", function () {
-        document.getElementById("live-track").hidden = true;
+      live.addEventListener("play", function () { wanted = true; });
+      // The live stream stopped: the song ended, the separation failed, or the server stopped
+      // waiting for a job still in the queue. Ask at once, so the page says why without waiting
+      // for the next poll; a listener who has heard nothing yet is reconnected if it goes on.
+      var stopped = function () {
+        rearm = wanted && live.currentTime === 0 && reconnects < 30;
         pollNow();
-      });
+      };
+      live.addEventListener("ended", stopped);
+      live.addEventListener("error", stopped);
     }
     timer = window.setTimeout(poll, delay);
     return;
