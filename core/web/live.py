@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import redis
 from django.http import StreamingHttpResponse
 
 from core.jobs import streams
@@ -52,7 +53,7 @@ def refusal(job: Job, stem: str) -> Refusal | None:
     if separation.status == Separation.Status.RUNNING:
         try:
             streamed = streams.streamed(separation.pk, separation.attempts, stem)
-        except Exception:  # Redis is down: no stream, but the job goes on
+        except redis.RedisError:  # Redis is down: no stream, but the job goes on
             logger.warning("live stream of %s unavailable", separation.pk, exc_info=True)
             return Refusal(503, "unavailable", "Live playback is unavailable; please wait.")
         if streamed is False:
@@ -96,14 +97,19 @@ def _follow(separation_id: uuid.UUID, stem: str) -> Iterator[bytes]:
             pk=separation_id, status=Separation.Status.RUNNING, attempts=attempt
         ).exists()
 
-    waited = time.monotonic() + ANNOUNCE_WAIT_SECONDS
-    while (announced := streams.streamed(separation_id, attempt, stem)) is None:
-        if time.monotonic() > waited or not alive():
-            return
-        time.sleep(STATE_POLL_SECONDS)
-    if not announced:
-        return
     ending = streams.Ending()
-    yield from streams.read(separation_id, attempt, stem, alive=alive, ending=ending)
+    try:
+        waited = time.monotonic() + ANNOUNCE_WAIT_SECONDS
+        while (announced := streams.streamed(separation_id, attempt, stem)) is None:
+            if time.monotonic() > waited or not alive():
+                return
+            time.sleep(STATE_POLL_SECONDS)
+        if not announced:
+            return
+        yield from streams.read(separation_id, attempt, stem, alive=alive, ending=ending)
+    except redis.RedisError:
+        # The listener's stream stops early; the page's polling still brings the result.
+        logger.warning("live stream of %s cut: Redis failed", separation_id, exc_info=True)
+        return
     if ending.state == streams.FAILED:
         logger.info("live stream of %s ended: %s", separation_id, ending.reason)
