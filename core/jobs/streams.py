@@ -35,7 +35,8 @@ CHECK_SECONDS = 2.0
 
 @cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    url = settings.LIVE_STREAMS_REDIS_URL
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
 
 def _key(separation_id: uuid.UUID | str, attempt: int, stem: str) -> str:

@@ -107,7 +107,7 @@ def test_announced_stems_are_the_ones_streamed() -> None:
 
 def test_a_writer_whose_redis_fails_gives_up_quietly(settings: Settings) -> None:
     streams._redis.cache_clear()
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.LIVE_STREAMS_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     try:
         writer = streams.Writer(uuid.uuid4(), 1, "vocals")
         writer(b"lost")
