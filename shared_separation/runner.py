@@ -74,6 +74,7 @@ def run_separation(separation_id: uuid.UUID | str, worker: str) -> str:
 def _run_claimed(separation: Separation, attempt: int) -> str:
     """Fetch the input, separate it and store the stems, as the attempt `attempt`."""
     separation_id = separation.pk
+    claimed_at = time.monotonic()
     reporter = _ProgressReporter(separation_id, attempt)
     with tempfile.TemporaryDirectory(prefix="separation-") as tmp:
         folder = Path(tmp)
@@ -84,6 +85,11 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
         engine = get_engine()
         outputs = {stem: Output.lossless(folder / f"{stem}.flac") for stem in engine.stems}
         live = _live_writers(separation, attempt, engine.stems)
+        logger.info(
+            "separation %s: input fetched, separating (%.2f s after the claim)",
+            separation_id,
+            time.monotonic() - claimed_at,
+        )
         try:
             engine.separate_file(
                 src,
@@ -111,6 +117,14 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
             raise
         for writer in live.values():
             writer.end()
+            if writer.first_at is not None:
+                # The figure live listeners care about (README, bench/first_audio.py).
+                logger.info(
+                    "separation %s: first live %s audio %.2f s after the claim",
+                    separation_id,
+                    writer.stem,
+                    writer.first_at - claimed_at,
+                )
         names = {}
         for stem, out in outputs.items():
             name = stem_name(separation_id, attempt, stem)

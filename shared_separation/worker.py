@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 
@@ -42,4 +43,7 @@ def get_engine() -> SeparationEngine:
                 batch_segments=settings.SEPARATION_BATCH_SEGMENTS,
                 bfloat16=bfloat16,
             )
+            started = time.monotonic()
+            _engine.warm_up()
+            logger.info("the network is warm (%.1f s)", time.monotonic() - started)
         return _engine

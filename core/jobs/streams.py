@@ -60,6 +60,7 @@ class Writer:
         self.stem = stem
         self.key = _key(separation_id, attempt, stem)
         self.broken = False
+        self.first_at: float | None = None  # time.monotonic() of the first chunk stored
 
     def __call__(self, data: bytes) -> None:
         if self.broken:
@@ -69,6 +70,8 @@ class Writer:
             pipe.rpush(self.key, data)
             pipe.expire(self.key, STREAM_TTL_SECONDS)
             pipe.execute()
+            if self.first_at is None:
+                self.first_at = time.monotonic()
         except redis.RedisError:
             self.broken = True
             logger.warning("live stream %s: Redis failed, the rest is dropped", self.key)

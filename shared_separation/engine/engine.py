@@ -92,6 +92,22 @@ class SeparationEngine:
 
     # -- public API ------------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Run the network once on every input size the pipeline feeds it (zeros).
+
+        TensorFlow optimises the graph on a session's first run and builds its kernels for each
+        new batch size on first use: without this, a worker's first song (and its live
+        listener's first audio) waits seconds for that.
+        """
+        # Up to batch_segments segments, plus as many boundary patches in the high mode.
+        for count in range(1, 2 * self.batch_segments + 1):
+            shape = (count, spectral.SEGMENT_FRAMES, spectral.NETWORK_BINS, 2)
+            self._network(np.zeros(shape, dtype=np.float32))
+        # And the rest of the pipeline once per mode (FFT plans, the Wiener filter).
+        silence = np.zeros((spectral.SEGMENT_SAMPLES, 2), dtype=np.float32)
+        for mode in Quality:
+            self.separate_waveform(silence, quality=mode)
+
     def probe(self, path: Path) -> media.MediaInfo:
         """Describe a local media file, refusing what is not audio."""
         return media.probe(path, ffprobe=self.ffprobe)

@@ -58,6 +58,7 @@ def test_the_worker_streams_the_asked_stem_as_mp3_and_marks_its_end(
     samples = np.frombuffer(decoded, dtype="<f4").reshape(-1, 2)
     assert abs(len(samples) / 44100 - 30.0) < 0.1
     assert float(np.abs(samples).max()) > 0.05  # sound, not silence
+    assert "first live vocals audio" in celery_worker.log()
 
 
 def test_a_failing_separation_ends_its_stream_with_the_reason(
