@@ -14,8 +14,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from core.health.transient import is_transient
-from core.jobs import services
-from core.jobs.models import Separation
+from core.jobs import services, streams
+from core.jobs.models import Job, Separation
 from shared_separation.engine import ErrorCode, Output, SeparationError
 from shared_separation.worker import get_engine
 
@@ -74,6 +74,7 @@ def run_separation(separation_id: uuid.UUID | str, worker: str) -> str:
 def _run_claimed(separation: Separation, attempt: int) -> str:
     """Fetch the input, separate it and store the stems, as the attempt `attempt`."""
     separation_id = separation.pk
+    claimed_at = time.monotonic()
     reporter = _ProgressReporter(separation_id, attempt)
     with tempfile.TemporaryDirectory(prefix="separation-") as tmp:
         folder = Path(tmp)
@@ -83,6 +84,12 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
                 local.write(chunk)
         engine = get_engine()
         outputs = {stem: Output.lossless(folder / f"{stem}.flac") for stem in engine.stems}
+        live = _live_writers(separation, attempt, engine.stems)
+        logger.info(
+            "separation %s: input fetched, separating (%.2f s after the claim)",
+            separation_id,
+            time.monotonic() - claimed_at,
+        )
         try:
             engine.separate_file(
                 src,
@@ -91,8 +98,11 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
                 progress=reporter,
                 cancelled=reporter.cancelled,
                 quality=separation.quality,
+                live=live,
             )
         except SeparationError as exc:
+            for writer in live.values():
+                writer.end(exc.message)
             if exc.code == ErrorCode.CANCELLED:
                 logger.info("separation %s was cancelled while running", separation_id)
                 return "cancelled"
@@ -101,6 +111,20 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
                 separation_id, code=exc.code, message=exc.message, attempt=attempt
             )
             return "failed"
+        except BaseException:
+            for writer in live.values():
+                writer.end("The separation stopped before the end.")
+            raise
+        for writer in live.values():
+            writer.end()
+            if writer.first_at is not None:
+                # The figure live listeners care about (README, bench/first_audio.py).
+                logger.info(
+                    "separation %s: first live %s audio %.2f s after the claim",
+                    separation_id,
+                    writer.stem,
+                    writer.first_at - claimed_at,
+                )
         names = {}
         for stem, out in outputs.items():
             name = stem_name(separation_id, attempt, stem)
@@ -118,3 +142,21 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
         return "discarded"
     logger.info("separation %s succeeded", separation_id)
     return "succeeded"
+
+
+def _live_writers(
+    separation: Separation, attempt: int, stems: tuple[str, ...]
+) -> dict[str, streams.Writer]:
+    """Return a live stream writer for each stem that a waiting person's job asks for."""
+    wanted: set[str] = set()
+    asked = (
+        Job.objects.filter(separation_id=separation.pk, status__in=Job.ACTIVE_STATUSES)
+        # The bot and the shell wait for the files; nobody listens to them live.
+        .exclude(origin__in=(Job.Origin.BOT, Job.Origin.SHELL))
+        .values_list("stem", flat=True)
+    )
+    for stem in asked:
+        wanted.update(stems if stem == Job.Stem.BOTH else (stem,))
+    chosen = [stem for stem in stems if stem in wanted] if settings.LIVE_STREAMS else []
+    streams.announce(separation.pk, attempt, chosen)
+    return {stem: streams.Writer(separation.pk, attempt, stem) for stem in chosen}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 
@@ -43,4 +44,7 @@ def get_engine() -> SeparationEngine:
                 runtime=settings.SEPARATION_RUNTIME,
             )
             logger.info("separation network: %s, %s", _engine.runtime, _engine.precision)
+            started = time.monotonic()
+            _engine.warm_up()
+            logger.info("the network is warm (%.1f s)", time.monotonic() - started)
         return _engine

@@ -102,6 +102,12 @@ def describe(api_job: ApiJob, base_url: str) -> dict[str, Any]:
             for stem in delivered_stems(api_job.stem)
             for fmt in (api_job.format,)
         }
+    streams = {}
+    if current.status in Job.ACTIVE_STATUSES:
+        streams = {
+            stem: base_url + reverse("api:stream", kwargs={"pk": api_job.pk, "stem": stem})
+            for stem in delivered_stems(api_job.stem)
+        }
     link = api_job.link
     return {
         "id": api_job.pk,
@@ -134,4 +140,5 @@ def describe(api_job: ApiJob, base_url: str) -> dict[str, Any]:
         "callback_url": api_job.callback_url or None,
         "downloads": downloads,
         "cancel_url": base_url + reverse("api:cancel", args=[api_job.pk]),
+        "streams": streams,
     }

@@ -89,6 +89,10 @@ class SeparationSerializer(serializers.Serializer):
         child=serializers.URLField(), help_text="Stem name to download address, once succeeded."
     )
     cancel_url = serializers.URLField()
+    streams = serializers.DictField(
+        child=serializers.URLField(),
+        help_text="Stem name to live MP3 address, while queued or running (plays as it is made).",
+    )
 
 
 class LimitsSerializer(serializers.Serializer):

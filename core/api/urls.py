@@ -44,6 +44,11 @@ urlpatterns = [
         views.SeparationDownload.as_view(),
         name="download",
     ),
+    path(
+        "separations/<uuid:pk>/<stem:stem>/stream",
+        views.SeparationStream.as_view(),
+        name="stream",
+    ),
     path("account", views.AccountView.as_view(), name="account"),
     path("account/ledger", views.LedgerView.as_view(), name="ledger"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

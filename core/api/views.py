@@ -29,7 +29,7 @@ from core.billing.services import InsufficientCredits
 from core.jobs import deliveries
 from core.jobs import services as jobs
 from core.jobs.models import Job
-from core.web import ratelimit, streaming
+from core.web import live, ratelimit, streaming
 from shared_separation.engine import SeparationError
 from shared_separation.links import LinkError
 
@@ -325,6 +325,39 @@ class SeparationDownload(APIView):
             filename=filename,
             as_attachment=True,
         )
+
+
+class SeparationStream(APIView):
+    """A stem while it is separated: a growing MP3."""
+
+    @extend_schema(
+        operation_id="separations_stream",
+        parameters=[
+            OpenApiParameter("stem", OpenApiTypes.STR, OpenApiParameter.PATH, enum=selectors.STEMS)
+        ],
+        responses={(200, "audio/mpeg"): OpenApiTypes.BINARY, **_errors(404, 409, 410)},
+    )
+    def get(self, request: Request, pk: uuid.UUID, stem: str) -> HttpResponseBase:
+        """Play a stem as MP3 while it is separated, from its start; the file once finished.
+
+        Asked while queued, the answer starts when the separation does. The bytes are a
+        constant-bitrate MP3 (192 kbps) without a length, ending with the stem, or earlier if
+        the separation fails (the status then says why). Once succeeded, the MP3 320 kbps file.
+        """
+        api_job = _api_job(request, pk)
+        if stem not in selectors.delivered_stems(api_job.stem):
+            raise ApiError(404, "not_found", "This separation has no such stem.")
+        current = selectors.state(api_job)
+        if current.status == "fetching" or current.job is None:
+            if current.status == "fetching":
+                raise ApiError(409, "not_ready", "The link is being fetched; retry in a moment.")
+            raise ApiError(410, "gone", "The files of this separation have been deleted.")
+        if current.status == Job.Status.SUCCEEDED:
+            return SeparationDownload().get(request, pk, stem, "mp3")
+        refused = live.refusal(current.job, stem)
+        if refused is not None:
+            raise ApiError(refused.status, refused.code, refused.message)
+        return live.response(current.job, stem)
 
 
 class AccountView(APIView):

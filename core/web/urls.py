@@ -19,6 +19,7 @@ urlpatterns = [
         name="job_audio",
     ),
     path("jobs/<uuid:job_id>/download/", views.job_download, name="job_download"),
+    path("jobs/<uuid:job_id>/stream", views.job_stream, name="job_stream"),
     path("jobs/<uuid:job_id>/other-stem/", views.other_stem, name="other_stem"),
     path("jobs/<uuid:job_id>/whole/", previews.separate_whole, name="job_whole"),
     path("links/", views.link_submit, name="link_submit"),

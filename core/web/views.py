@@ -31,7 +31,7 @@ from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.jobs import deliveries, selectors, services
 from core.jobs.models import Job, LinkImport, Separation
-from core.web import previews, ratelimit, streaming
+from core.web import live, previews, ratelimit, streaming
 from core.web.forms import LinkForm, UploadForm, human_duration, human_size
 from shared_separation.engine import SeparationError
 from shared_separation.links import LinkError
@@ -375,6 +375,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "refresh_seconds": REFRESH_SECONDS,
         "advice": ADVICE.get(job.error_code, DEFAULT_ADVICE),
         "other_stem_url": _other_stem_url(request, job),
+        "live_streams": settings.LIVE_STREAMS,
         "files_expire_at": selectors.files_expire_at(job.separation),
         "formats": Job.Format.choices,
         "lossless_formats": [f for f in _download_formats(job) if f != "mp3"],
@@ -427,6 +428,22 @@ def job_audio(request: HttpRequest, job_id: uuid.UUID, which: str) -> HttpRespon
     except FileNotFoundError as exc:
         raise Http404("The files of this job are gone.") from exc
     return streaming.serve(request, name, content_type="audio/mpeg")
+
+
+@require_safe
+def job_stream(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
+    """Play the delivered stem while it is separated (a growing MP3), or the finished one."""
+    job = _job(request, job_id)
+    if job.status == Job.Status.SUCCEEDED:
+        return redirect("web:job_audio", job_id=job.pk, which="result")
+    refused = live.refusal(job, job.stem)
+    if refused is not None:
+        if _wants_json(request):
+            return JsonResponse({"error": refused.message}, status=refused.status)
+        title = "No live playback" if refused.status != 410 else "These files are gone"
+        context = {"title": title, "message": refused.message, "home_link": True}
+        return render(request, "web/message.html", context, status=refused.status)
+    return live.response(job, job.stem)
 
 
 @require_safe

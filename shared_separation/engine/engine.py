@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import live as live_mp3
 from . import media, model_store, pipeline, spectral
 from .errors import ErrorCode, SeparationError
 from .network import STEMS
@@ -64,6 +65,7 @@ class SeparationEngine:
         *,
         threads: int | None = None,
         batch_segments: int = 2,
+        first_batch_segments: int = 1,
         bfloat16: bool = False,
         runtime: str = "auto",
         overlap: bool = True,
@@ -78,6 +80,10 @@ class SeparationEngine:
         self.ffprobe = ffprobe
         self.threads = threads or _default_threads()
         self.batch_segments = max(1, batch_segments)
+        # The first block is one segment (11.9 s): a live listener hears audio after one segment's
+        # work instead of two. Standard output is unchanged (segments are independent); the high
+        # mode's Wiener statistics then cover one segment less for the second segment.
+        self.first_batch_segments = max(1, first_batch_segments)
         # Overlap decoding/STFT, the network and the inverse STFT on separate threads.
         self.overlap = overlap
         if patch_frames not in (0, 64, 128, 256, 512):
@@ -97,6 +103,22 @@ class SeparationEngine:
 
     # -- public API ------------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Run the network once on every input size the pipeline feeds it (zeros).
+
+        TensorFlow optimises the graph on a session's first run and builds its kernels for each
+        new batch size on first use: without this, a worker's first song (and its live
+        listener's first audio) waits seconds for that.
+        """
+        # Up to batch_segments segments, plus as many boundary patches in the high mode.
+        for count in range(1, 2 * self.batch_segments + 1):
+            shape = (count, spectral.SEGMENT_FRAMES, spectral.NETWORK_BINS, 2)
+            self._network(np.zeros(shape, dtype=np.float32))
+        # And the rest of the pipeline once per mode (FFT plans, the Wiener filter).
+        silence = np.zeros((spectral.SEGMENT_SAMPLES, 2), dtype=np.float32)
+        for mode in Quality:
+            self.separate_waveform(silence, quality=mode)
+
     def probe(self, path: Path) -> media.MediaInfo:
         """Describe a local media file, refusing what is not audio."""
         return media.probe(path, ffprobe=self.ffprobe)
@@ -110,8 +132,12 @@ class SeparationEngine:
         progress: ProgressCallback | None = None,
         cancelled: CancelCheck | None = None,
         quality: Quality | str = Quality.STANDARD,
+        live: Mapping[str, live_mp3.LiveSink] | None = None,
     ) -> SeparationResult:
         """Separate `src` into the stems named in `outputs`; nothing is left behind on failure.
+
+        `live` maps stems to sinks that receive the stem as MP3 bytes (live.py) while it is
+        separated, in order, before this returns; a sink's exception fails the separation.
 
         `quality` "standard" gives the official Spleeter output, "high" the better one of
         quality.py (same weights, 1.6x to 1.8x the time).
@@ -120,7 +146,7 @@ class SeparationEngine:
         An exception raised by `progress` or `cancelled`, or delivered from outside (a Celery
         time limit), passes through unchanged once the partial outputs are removed.
         """
-        unknown = set(outputs) - set(STEMS)
+        unknown = (set(outputs) | set(live or {})) - set(STEMS)
         if unknown:
             raise ValueError(f"unknown stems: {sorted(unknown)}")
         mode = Quality(quality)
@@ -137,7 +163,10 @@ class SeparationEngine:
             src, ffmpeg=self.ffmpeg, max_seconds=max_duration, source_channels=info.channels
         )
         encoders: dict[str, media.Encoder] = {}
+        streams: dict[str, live_mp3.LiveEncoder] = {}
         try:
+            for stem, sink in (live or {}).items():
+                streams[stem] = live_mp3.LiveEncoder(sink, ffmpeg=self.ffmpeg)
             for stem, out in outputs.items():
                 try:
                     out.path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +183,8 @@ class SeparationEngine:
                     raise SeparationError(ErrorCode.CANCELLED, "The separation was cancelled.")
                 for stem, encoder in encoders.items():
                     encoder.write(pieces[STEMS.index(stem)])
+                for stem, stream in streams.items():
+                    stream.write(pieces[STEMS.index(stem)])
                 written += len(pieces[0])
                 if progress is not None:
                     # The probed duration is an estimate (a truncated file ends early), so the
@@ -161,9 +192,13 @@ class SeparationEngine:
                     progress(min(written / expected, 0.999))
             if decoder.samples_read == 0:
                 raise SeparationError(ErrorCode.NO_SAMPLES, "The file contains no audio samples.")
+            for stream in streams.values():
+                stream.finish()
             for encoder in encoders.values():
                 encoder.finish()
         except BaseException as exc:
+            for stream in streams.values():
+                stream.abort()
             for encoder in encoders.values():
                 encoder.abort()
             for out in outputs.values():
@@ -221,6 +256,7 @@ class SeparationEngine:
             workers=self.threads,
             overlap=self.overlap,
             patch_frames=self.patch_frames if high else None,
+            first_segments=self.first_batch_segments,
         )
 
 

@@ -53,9 +53,11 @@ class _Front:
         batch_segments: int,
         workers: int,
         patch_frames: int | None = None,
+        first_segments: int | None = None,
     ) -> None:
         self.source = iter(blocks)
         self.batch_segments = batch_segments
+        self.first_segments = min(first_segments or batch_segments, batch_segments)
         self.workers = workers
         self.patch_frames = patch_frames
         # Patches around a block's last boundary read this many frames of the next block.
@@ -71,7 +73,9 @@ class _Front:
     def next_block(self) -> _Block | None:
         """Return the next block, or None when the signal is exhausted."""
         step = spectral.FRAME_STEP
-        batch_frames = self.batch_segments * spectral.SEGMENT_FRAMES
+        # A shorter first block gets the first audio out sooner (live listeners).
+        batch = self.first_segments if self.frame_index == 0 else self.batch_segments
+        batch_frames = batch * spectral.SEGMENT_FRAMES
         need = spectral.samples_needed(batch_frames + self.lookahead)
         while not self.eof and self.buffered < need:
             try:
@@ -89,7 +93,7 @@ class _Front:
             remaining = total_frames - self.frame_index
             if self.total_in == 0 or remaining <= 0:
                 return None
-            segments = min(self.batch_segments, math.ceil(remaining / spectral.SEGMENT_FRAMES))
+            segments = min(batch, math.ceil(remaining / spectral.SEGMENT_FRAMES))
             n_frames = segments * spectral.SEGMENT_FRAMES
             has_next = remaining > n_frames
         else:
@@ -190,14 +194,15 @@ def run(
     workers: int,
     overlap: bool = True,
     patch_frames: int | None = None,
+    first_segments: int | None = None,
 ) -> Iterator[list[np.ndarray]]:
     """Yield each stem's output, block after block, for the input blocks.
 
     With `patch_frames`, the high-quality mode (`quality.py`) with boundary patches that wide (0:
-    none); without, Spleeter's own output.
+    none); without, Spleeter's own output. `first_segments` makes the first block shorter.
     """
     fft_workers = 1 if overlap else workers
-    front = _Front(blocks, batch_segments, fft_workers, patch_frames)
+    front = _Front(blocks, batch_segments, fft_workers, patch_frames, first_segments)
     back = (
         _Back(n_stems, fft_workers)
         if patch_frames is None
@@ -213,7 +218,16 @@ def run(
     try:
         upcoming: Future[_Block | None] = pool.submit(front.next_block)
         finishing: tuple[_Block, Future[list[np.ndarray]]] | None = None
+        first = True
         while True:
+            if first and finishing is not None:
+                # The first block goes out before the second one's network runs, so that a live
+                # listener hears audio one block earlier; later blocks keep the full overlap.
+                first = False
+                done, outs = finishing[0], finishing[1].result()
+                finishing = None
+                if done.hi > done.lo:
+                    yield outs
             block = upcoming.result()
             if block is not None:
                 upcoming = pool.submit(front.next_block)

@@ -27,6 +27,7 @@ def test_the_schema_validates_and_describes_every_endpoint() -> None:
         "/api/v1/separations/{id}",
         "/api/v1/separations/{id}/cancel",
         "/api/v1/separations/{id}/{stem}.{fmt}",
+        "/api/v1/separations/{id}/{stem}/stream",
         "/api/v1/account",
         "/api/v1/account/ledger",
     }
@@ -34,6 +35,9 @@ def test_the_schema_validates_and_describes_every_endpoint() -> None:
     assert set(create["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
     assert {"202", "402", "413", "415", "422", "429"} <= set(create["responses"])
     assert document["components"]["securitySchemes"]["ApiKeyAuth"]["name"] == "Authorization"
+    stream = paths["/api/v1/separations/{id}/{stem}/stream"]["get"]
+    assert set(stream["responses"]["200"]["content"]) == {"audio/mpeg"}
+    assert {"401", "404", "409", "410"} <= set(stream["responses"])
 
 
 @pytest.mark.parametrize("host", [HOST, AE_HOST])

@@ -11,7 +11,23 @@
     var percent = document.getElementById("job-percent");
     var message = document.getElementById("job-message");
     var delay = 1000;
+    var live = document.getElementById("live-audio");
+    var timer = null;
+    var listening = function () { return live && !live.paused && !live.ended; };
+    var finish = function (data) {
+      // Someone listening live keeps listening: the page shows the downloads once they stop.
+      if (data.state === "done" && listening()) {
+        message.textContent = "Done! The downloads appear when you pause or the song ends.";
+        bar.value = 100;
+        percent.textContent = "100%";
+        live.addEventListener("pause", function () { window.location.reload(); });
+        live.addEventListener("ended", function () { window.location.reload(); });
+        return;
+      }
+      window.location.reload();
+    };
     var poll = function () {
+      timer = null;
       fetch(job.dataset.statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
         .then(function (response) {
           if (!response.ok) throw new Error("status " + response.status);
@@ -19,7 +35,7 @@
         })
         .then(function (data) {
           delay = 1000;
-          if (data.finished) { window.location.reload(); return; }
+          if (data.finished) { finish(data); return; }
           if (data.state === "waiting") {
             message.textContent = "Waiting in line: position " + data.queue_position + " in the queue.";
             bar.removeAttribute("value");
@@ -32,15 +48,39 @@
             percent.textContent = value + "%";
           }
           state = data.state;
-          window.setTimeout(poll, delay);
+          if (rearm) {
+            rearm = false;
+            reconnects += 1;
+            live.load();
+            live.play().catch(function () {});
+          }
+          timer = window.setTimeout(poll, delay);
         })
         .catch(function () {
           // A network hiccup: keep trying, more slowly.
           delay = Math.min(delay * 2, 15000);
-          window.setTimeout(poll, delay);
+          timer = window.setTimeout(poll, delay);
         });
     };
-    window.setTimeout(poll, delay);
+    var pollNow = function () {
+      if (timer === null) return; // a poll is under way
+      window.clearTimeout(timer);
+      poll();
+    };
+    var wanted = false, rearm = false, reconnects = 0;
+    if (live) {
+      live.addEventListener("play", function () { wanted = true; });
+      // The live stream stopped: the song ended, the separation failed, or the server stopped
+      // waiting for a job still in the queue. Ask at once, so the page says why without waiting
+      // for the next poll; a listener who has heard nothing yet is reconnected if it goes on.
+      var stopped = function () {
+        rearm = wanted && live.currentTime === 0 && reconnects < 30;
+        pollNow();
+      };
+      live.addEventListener("ended", stopped);
+      live.addEventListener("error", stopped);
+    }
+    timer = window.setTimeout(poll, delay);
     return;
   }
 
