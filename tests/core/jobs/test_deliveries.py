@@ -13,10 +13,12 @@ from django.core.files.storage import default_storage
 from django.test import override_settings
 
 from core.jobs import deliveries
+from core.jobs.models import Separation
 from shared_separation.engine import media
 from tests.factories import finished_job
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Not transactional: nothing is committed, so no worker of the session can take the job.
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -41,18 +43,20 @@ def _ask_together(job: Any, count: int, transcodes: list[str]) -> list[str]:
     # Whatever finishing the job already prepared (eager tasks in some test orders) goes first.
     deliveries.delete_folder(job.separation_id)
     transcodes.clear()
+    # Loaded here, one per thread as each request has its own: the threads touch no database.
+    separations = [Separation.objects.get(pk=job.separation_id) for _ in range(count)]
     barrier = threading.Barrier(count)
     names: list[str] = []
     errors: list[BaseException] = []
 
-    def ask() -> None:
+    def ask(separation: Separation) -> None:
         barrier.wait()
         try:
-            names.append(deliveries.encoded(job.separation, job.stem, "mp3"))
+            names.append(deliveries.encoded(separation, job.stem, "mp3"))
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=ask) for _ in range(count)]
+    threads = [threading.Thread(target=ask, args=(sep,)) for sep in separations]
     for t in threads:
         t.start()
     for t in threads:

@@ -16,6 +16,7 @@ from pytest_django.fixtures import Settings
 
 from core.jobs import services, streams
 from core.jobs.models import Job, Separation
+from core.jobs.services import submission
 from tests.core.web.conftest import finished_job
 
 
@@ -125,7 +126,12 @@ def test_a_stem_nobody_streams_is_refused_and_other_brands_see_nothing(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stream_asked_while_queued_waits_for_the_start(vr: Client) -> None:
+def test_a_stream_asked_while_queued_waits_for_the_start(
+    vr: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Committed for real here, the job is sent to the broker: to a queue no worker consumes, so
+    # that a session's worker (started by an earlier test) cannot take it from under the test.
+    monkeypatch.setattr(submission, "QUEUE", "tests-nobody-consumes")
     job = _queued_job()
 
     def work() -> None:
