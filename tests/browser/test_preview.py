@@ -11,6 +11,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from core.jobs.models import Job
+from core.jobs.services import submission
 from tests.audio import make_song
 from tests.browser.test_sites import (
     CONTRAST,
@@ -30,8 +31,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
 def test_the_preview_page_is_marked_playable_and_priced(
-    browser: Any, site: str, settings: Settings, tmp_path: Path, viewport: str
+    browser: Any,
+    site: str,
+    settings: Settings,
+    tmp_path: Path,
+    viewport: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The job is committed and sent: to a queue no worker consumes, so that the session's real
+    # worker (started by other browser tests) cannot take it while `finish` stands in for it.
+    monkeypatch.setattr(submission, "QUEUE", "tests-nobody-consumes")
     settings.ANON_MAX_DURATION = 20.0
     song = make_song(tmp_path / "Long Night.mp3", 70, seed=9)
     host = f"vocals-remover.localhost:{site}"
