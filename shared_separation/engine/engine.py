@@ -14,7 +14,7 @@ from . import live as live_mp3
 from . import media, model_store, pipeline, spectral
 from .errors import ErrorCode, SeparationError
 from .network import STEMS
-from .quality import DEFAULT_PATCH_FRAMES, Quality
+from .quality import DEFAULT_HOP_FRAMES, HOP_CHOICES, Quality
 from .runtime import load_network
 
 ProgressCallback = Callable[[float], None]
@@ -69,7 +69,7 @@ class SeparationEngine:
         bfloat16: bool = False,
         runtime: str = "auto",
         overlap: bool = True,
-        patch_frames: int = DEFAULT_PATCH_FRAMES,
+        hop_frames: int = DEFAULT_HOP_FRAMES,
         ffmpeg: str = "ffmpeg",
         ffprobe: str = "ffprobe",
         verify_checksums: bool = True,
@@ -86,10 +86,10 @@ class SeparationEngine:
         self.first_batch_segments = max(1, first_batch_segments)
         # Overlap decoding/STFT, the network and the inverse STFT on separate threads.
         self.overlap = overlap
-        if patch_frames not in (0, 64, 128, 256, 512):
-            raise ValueError("patch_frames must be 0 (none), 64, 128, 256 or 512")
-        # The high-quality mode's boundary patches; see quality.py.
-        self.patch_frames = patch_frames
+        if hop_frames not in HOP_CHOICES:
+            raise ValueError(f"hop_frames must be one of {HOP_CHOICES}")
+        # The high-quality mode's segment hop (512: segments do not overlap); see quality.py.
+        self.hop_frames = hop_frames
         # runtime.RUNTIMES: "auto" runs the provisioned OpenVINO IR, else the checkpoint in TF.
         self._network = load_network(
             model_root,
@@ -110,8 +110,7 @@ class SeparationEngine:
         new batch size on first use: without this, a worker's first song (and its live
         listener's first audio) waits seconds for that.
         """
-        # Up to batch_segments segments, plus as many boundary patches in the high mode.
-        for count in range(1, 2 * self.batch_segments + 1):
+        for count in range(1, self.batch_segments + 1):
             shape = (count, spectral.SEGMENT_FRAMES, spectral.NETWORK_BINS, 2)
             self._network(np.zeros(shape, dtype=np.float32))
         # And the rest of the pipeline once per mode (FFT plans, the Wiener filter).
@@ -140,7 +139,7 @@ class SeparationEngine:
         separated, in order, before this returns; a sink's exception fails the separation.
 
         `quality` "standard" gives the official Spleeter output, "high" the better one of
-        quality.py (same weights, 1.6x to 1.8x the time).
+        quality.py (same weights, about 1.3x the time).
 
         Every failure of the separation itself raises SeparationError, chained to its cause.
         An exception raised by `progress` or `cancelled`, or delivered from outside (a Celery
@@ -255,7 +254,7 @@ class SeparationEngine:
             batch_segments=self.batch_segments,
             workers=self.threads,
             overlap=self.overlap,
-            patch_frames=self.patch_frames if high else None,
+            hop_frames=self.hop_frames if high else None,
             first_segments=self.first_batch_segments,
         )
 

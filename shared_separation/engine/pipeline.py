@@ -27,41 +27,37 @@ class _Block:
 
     low: np.ndarray  # (2, frames, 1024) complex spectrum: the bins the masks apply to
     magnitudes: np.ndarray  # (segments, 512, 1024, 2): the network's input
-    n_frames: int
+    n_frames: int  # the frames this block finishes (its segments may read further)
     lo: int  # first and last output sample of this block to emit
     hi: int
-    # The high-quality mode only: the full-band spectrum, the boundary patches for the network,
-    # their block-local boundaries, and whether another block follows.
+    # The high-quality mode only: the full-band spectrum of the frames it finishes.
     full: np.ndarray | None = None
-    patches: quality.Patches | None = None
-    bounds: list[int] | None = None
     has_next: bool = False
-
-    def network_input(self) -> np.ndarray:
-        """Return the segments, followed by the packed patches if there are any."""
-        if self.patches is None or not self.patches.count:
-            return self.magnitudes
-        return np.concatenate([self.magnitudes, self.patches.packed])
 
 
 class _Front:
-    """Cut the padded signal into blocks of `batch_segments` segments and take their STFT."""
+    """Cut the padded signal into blocks of `batch_segments` segments and take their STFT.
+
+    Segments start every `hop` frames (512, the standard mode: back to back); with a shorter
+    hop (the high mode) a block's last segment reads 512 - hop frames of the next block.
+    """
 
     def __init__(
         self,
         blocks: Iterable[np.ndarray],
         batch_segments: int,
         workers: int,
-        patch_frames: int | None = None,
+        hop: int = spectral.SEGMENT_FRAMES,
         first_segments: int | None = None,
+        full_band: bool = False,
     ) -> None:
         self.source = iter(blocks)
         self.batch_segments = batch_segments
         self.first_segments = min(first_segments or batch_segments, batch_segments)
         self.workers = workers
-        self.patch_frames = patch_frames
-        # Patches around a block's last boundary read this many frames of the next block.
-        self.lookahead = patch_frames // 2 if patch_frames else 0
+        self.hop = hop
+        self.lookahead = spectral.SEGMENT_FRAMES - hop
+        self.full_band = full_band
         # The padded signal starts with one frame of zeros, as in Spleeter.
         self.pending: list[np.ndarray] = [np.zeros((spectral.FRAME_LENGTH, 2), np.float32)]
         self.buffered = spectral.FRAME_LENGTH
@@ -75,8 +71,7 @@ class _Front:
         step = spectral.FRAME_STEP
         # A shorter first block gets the first audio out sooner (live listeners).
         batch = self.first_segments if self.frame_index == 0 else self.batch_segments
-        batch_frames = batch * spectral.SEGMENT_FRAMES
-        need = spectral.samples_needed(batch_frames + self.lookahead)
+        need = spectral.samples_needed(batch * self.hop + self.lookahead)
         while not self.eof and self.buffered < need:
             try:
                 block = next(self.source)
@@ -88,18 +83,17 @@ class _Front:
                 self.pending.append(block)
                 self.buffered += len(block)
                 self.total_in += len(block)
+        segments = batch
+        has_next = True  # the look-ahead was read, so the signal goes on past this block
         if self.eof:
             total_frames = math.ceil((self.total_in + spectral.FRAME_LENGTH) / step)
             remaining = total_frames - self.frame_index
             if self.total_in == 0 or remaining <= 0:
                 return None
-            segments = min(batch, math.ceil(remaining / spectral.SEGMENT_FRAMES))
-            n_frames = segments * spectral.SEGMENT_FRAMES
-            has_next = remaining > n_frames
-        else:
-            n_frames = batch_frames
-            has_next = True  # the look-ahead was read, so the signal goes on past this block
-        stft_frames = n_frames + (self.lookahead if has_next else 0)
+            segments = min(batch, math.ceil(remaining / self.hop))
+            has_next = remaining > segments * self.hop
+        n_frames = segments * self.hop
+        stft_frames = n_frames + self.lookahead
         signal = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
         want = spectral.samples_needed(stft_frames)
         if len(signal) < want:
@@ -117,21 +111,21 @@ class _Front:
         keep = signal[n_frames * step :]
         self.pending = [keep] if len(keep) else []
         self.buffered = len(keep)
-        out = _Block(
+        if self.lookahead:
+            magnitudes = quality.segments(
+                np.abs(spectrum[:, :, : spectral.NETWORK_BINS]), segments, self.hop
+            )
+        else:
+            magnitudes = spectral.network_input(spectrum[:, :n_frames])
+        return _Block(
             low=np.ascontiguousarray(spectrum[:, :n_frames, : spectral.NETWORK_BINS]),
-            magnitudes=spectral.network_input(spectrum[:, :n_frames]),
+            magnitudes=magnitudes,
             n_frames=n_frames,
             lo=lo,
             hi=hi,
+            full=np.ascontiguousarray(spectrum[:, :n_frames]) if self.full_band else None,
             has_next=has_next,
         )
-        if self.patch_frames is not None:
-            out.full = np.ascontiguousarray(spectrum[:, :n_frames])
-            out.bounds = quality.boundaries(n_frames, has_next) if self.patch_frames else []
-            if out.bounds:
-                magnitudes = np.abs(spectrum[:, :, : spectral.NETWORK_BINS])
-                out.patches = quality.pack_patches(magnitudes, out.bounds, self.patch_frames)
-        return out
 
 
 class _Back:
@@ -157,32 +151,21 @@ class _Back:
 
 
 class _HighBack(_Back):
-    """The high-quality mode: cross-fade the boundary patches, Wiener-filter, full band."""
+    """The high-quality mode: average the overlapping segments, Wiener-filter, full band."""
 
-    def __init__(self, n_stems: int, workers: int, patch_frames: int) -> None:
+    def __init__(self, n_stems: int, workers: int, hop: int) -> None:
         super().__init__(n_stems, workers)
-        self.fade = quality.CrossFade(patch_frames)
+        self.overlap = quality.OverlapAdd(hop)
         self.wiener = quality.WienerFilter()
 
     def spectra(self, block: _Block, estimates: list[np.ndarray]) -> list[np.ndarray]:
         """Return [vocals, accompaniment]: filtered vocals, and the mixture minus them."""
-        assert block.full is not None and block.bounds is not None
-        segments = block.magnitudes.shape[0]
-        own = [_channels_first(e[:segments]) for e in estimates]
-        patches = block.patches
-        patched = (
-            [quality.unpack_patches(e[segments:], patches) for e in estimates] if patches else []
-        )
-        blended = self.fade.apply(own, patched, block.bounds, block.has_next)
-        vocals = self.wiener.vocals(block.low, blended)
-        accompaniment = block.full.copy()
+        assert block.full is not None
+        blended = self.overlap.apply(estimates, block.n_frames, block.has_next)
+        vocals = self.wiener.vocals(block.low, [np.ascontiguousarray(e) for e in blended])
+        accompaniment = block.full
         accompaniment[:, :, : spectral.NETWORK_BINS] -= vocals
         return [vocals, accompaniment]
-
-
-def _channels_first(estimate: np.ndarray) -> np.ndarray:
-    """Turn a (segments, 512, 1024, 2) estimate into (2, frames, 1024)."""
-    return estimate.reshape(-1, spectral.NETWORK_BINS, 2).transpose(2, 0, 1)
 
 
 def run(
@@ -193,24 +176,22 @@ def run(
     batch_segments: int,
     workers: int,
     overlap: bool = True,
-    patch_frames: int | None = None,
+    hop_frames: int | None = None,
     first_segments: int | None = None,
 ) -> Iterator[list[np.ndarray]]:
     """Yield each stem's output, block after block, for the input blocks.
 
-    With `patch_frames`, the high-quality mode (`quality.py`) with boundary patches that wide (0:
-    none); without, Spleeter's own output. `first_segments` makes the first block shorter.
+    With `hop_frames`, the high-quality mode (`quality.py`) with segments starting that many
+    frames apart; without, Spleeter's own output. `first_segments` makes the first block shorter.
     """
     fft_workers = 1 if overlap else workers
-    front = _Front(blocks, batch_segments, fft_workers, patch_frames, first_segments)
-    back = (
-        _Back(n_stems, fft_workers)
-        if patch_frames is None
-        else _HighBack(n_stems, fft_workers, patch_frames)
-    )
+    high = hop_frames is not None
+    hop = hop_frames or spectral.SEGMENT_FRAMES
+    front = _Front(blocks, batch_segments, fft_workers, hop, first_segments, full_band=high)
+    back = _HighBack(n_stems, fft_workers, hop) if high else _Back(n_stems, fft_workers)
     if not overlap:
         while (block := front.next_block()) is not None:
-            outs = back.audio(block, network(block.network_input()))
+            outs = back.audio(block, network(block.magnitudes))
             if block.hi > block.lo:
                 yield outs
         return
@@ -231,7 +212,7 @@ def run(
             block = upcoming.result()
             if block is not None:
                 upcoming = pool.submit(front.next_block)
-                estimates = network(block.network_input())
+                estimates = network(block.magnitudes)
             if finishing is not None:
                 done, outs = finishing[0], finishing[1].result()
                 finishing = None

@@ -102,7 +102,7 @@ def test_an_ir_openvino_cannot_read_fails_with_its_cause(
 def test_openvino_runs_any_batch_and_matches_tensorflow(
     model_root: Path, openvino_root: Path
 ) -> None:
-    """One to five segments per call (the high mode adds patches): the float32 estimates agree."""
+    """One to five segments per call: the float32 estimates agree."""
     ours = OpenVinoNetwork(model_store.verify_openvino(openvino_root), threads=2)
     theirs = SpleeterNetwork(model_store.model_path(model_root), threads=2)
     for segments in (1, 3, 5):
@@ -113,18 +113,18 @@ def test_openvino_runs_any_batch_and_matches_tensorflow(
     theirs.close()
 
 
-@pytest.mark.parametrize("patch_frames", [512, 256])
+@pytest.mark.parametrize("hop_frames", [384, 256])
 def test_high_quality_mode_on_openvino_equals_tensorflow(
     openvino_engine: SeparationEngine,
     engine: SeparationEngine,
-    patch_frames: int,
+    hop_frames: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The high mode feeds segments and boundary patches in one call: same output either way."""
+    """The high mode feeds overlapping segments: same output on either runtime."""
     song = np.asarray(synth_song(40.0, seed=7))
     results = []
     for each in (engine, openvino_engine):
-        monkeypatch.setattr(each, "patch_frames", patch_frames)
+        monkeypatch.setattr(each, "hop_frames", hop_frames)
         results.append(each.separate_waveform(song, quality="high"))
     theirs, ours = results
     for stem in engine.stems:
