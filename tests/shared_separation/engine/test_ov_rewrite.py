@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared_separation.engine import model_store
+from shared_separation.engine import model_store, ov_rewrite
 from shared_separation.engine.network import OUTPUT_TENSORS
 from shared_separation.engine.openvino_ir import CHECK_MIN_DB, check_input, snr_db
 from shared_separation.engine.ov_rewrite import rewrite_tails
@@ -31,7 +31,10 @@ def _types(model: object) -> list[str]:
     return [node.get_type_name() for node in model.get_ordered_ops()]  # type: ignore[attr-defined]
 
 
-def test_the_rewritten_tails_give_the_same_estimates(tmp_path: Path, model_root: Path) -> None:
+@pytest.mark.parametrize("nhwc", [True, False], ids=["nhwc-multiply", "depth-to-space"])
+def test_the_rewritten_tails_give_the_same_estimates(
+    tmp_path: Path, model_root: Path, monkeypatch: pytest.MonkeyPatch, nhwc: bool
+) -> None:
     import openvino as ov
 
     from shared_separation.engine.freeze import freeze
@@ -41,7 +44,10 @@ def test_the_rewritten_tails_give_the_same_estimates(tmp_path: Path, model_root:
     original = ov.Core().read_model(str(frozen))
     rewritten = ov.Core().read_model(str(frozen))
 
+    if not nhwc:  # the DepthToSpace form, for graphs without the converter's Transposes
+        monkeypatch.setattr(ov_rewrite, "_to_nhwc", lambda *_: False)
     assert rewrite_tails(rewritten) == 2
+    assert ("DepthToSpace" in _types(rewritten)) is not nhwc
     # Each tail's transposed convolution to one channel and its dilated convolution are gone.
     assert _types(original).count("ConvolutionBackpropData") == 12
     assert _types(rewritten).count("ConvolutionBackpropData") == 10
