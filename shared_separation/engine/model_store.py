@@ -191,7 +191,10 @@ def provision_openvino(
         return False
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    log(f"OpenVINO model converted, checked ({details['check']}) and installed in {folder}")
+    log(
+        f"OpenVINO model converted ({details['rewritten_tails']} tails rewritten), checked "
+        f"({details['check']}) and installed in {folder}"
+    )
     return True
 
 
