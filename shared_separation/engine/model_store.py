@@ -111,6 +111,11 @@ def _ir_corrupt(path: Path, why: str) -> SeparationError:
     )
 
 
+# What the converter makes; an IR recorded with another format is made again by
+# provision_model. 2: each U-Net's tail rewritten at half resolution (ov_rewrite.py).
+IR_FORMAT = 2
+
+
 def verify_openvino(model_root: Path, *, checksums: bool = True) -> Path:
     """Check that the checked OpenVINO IR is present and intact; return its .xml path."""
     folder = model_path(model_root)
@@ -122,10 +127,17 @@ def verify_openvino(model_root: Path, *, checksums: bool = True) -> Path:
             "Run `python manage.py provision_model`.",
         )
     try:
-        entries = json.loads(manifest.read_text())["files"]
-        specs = [ModelFile(e["name"], int(e["size"]), str(e["sha256"])) for e in entries]
+        record = json.loads(manifest.read_text())
+        specs = [ModelFile(e["name"], int(e["size"]), str(e["sha256"])) for e in record["files"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise _ir_corrupt(manifest, "unreadable manifest") from exc
+    made = record.get("format", 1)
+    if made != IR_FORMAT:
+        raise SeparationError(
+            ErrorCode.MODEL_MISSING,
+            f"The OpenVINO model in {folder} was made by an older converter (format {made}, "
+            f"now {IR_FORMAT}). Run `python manage.py provision_model`.",
+        )
     if sorted(s.name for s in specs) != sorted((IR_XML, IR_BIN)):
         raise _ir_corrupt(manifest, "the manifest does not list the IR files")
     for spec in specs:
@@ -148,7 +160,7 @@ def install_openvino(model_root: Path, staged: Path, details: dict[str, object])
         files.append({"name": name, "size": path.stat().st_size, "sha256": sha256_file(path)})
         path.replace(folder / name)
     tmp = folder / f".{IR_MANIFEST}.tmp"
-    tmp.write_text(json.dumps({"files": files, **details}, indent=2) + "\n")
+    tmp.write_text(json.dumps({"files": files, "format": IR_FORMAT, **details}, indent=2) + "\n")
     tmp.replace(folder / IR_MANIFEST)
 
 

@@ -81,6 +81,25 @@ def test_a_corrupt_ir_is_detected_and_never_run(
     assert "corrupt" in caplog.text
 
 
+def test_an_ir_made_by_an_older_converter_is_not_run(
+    tmp_path: Path, model_root: Path, openvino_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An intact IR of another format (before the tail rewrite): provisioning must remake it."""
+    root = _root_with(tmp_path, model_root, openvino_root)
+    manifest_path = model_store.model_path(root) / model_store.IR_MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["format"] == model_store.IR_FORMAT
+    del manifest["format"]  # as the first converter wrote it
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(SeparationError) as outdated:
+        model_store.verify_openvino(root)
+    assert outdated.value.code is ErrorCode.MODEL_MISSING
+    assert "older converter" in outdated.value.message
+    with caplog.at_level(logging.WARNING, logger="shared_separation.engine.runtime"):
+        assert SeparationEngine(root).runtime == "tensorflow"
+    assert "older converter" in caplog.text
+
+
 def test_an_ir_openvino_cannot_read_fails_with_its_cause(
     tmp_path: Path, model_root: Path, openvino_root: Path
 ) -> None:
