@@ -72,7 +72,7 @@ class Command(BaseCommand):
             "--quality",
             choices=[q.value for q in Quality],
             default=settings.SEPARATION_DEFAULT_QUALITY,
-            help="standard: the official Spleeter output; high: better, 1.6-1.8x the time.",
+            help="standard: the official Spleeter output; high: better, about 1.2-1.3x the time.",
         )
         parser.add_argument(
             "--runtime",
