@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import queue
 import subprocess
 import threading
 from collections.abc import Callable
@@ -12,6 +11,7 @@ import numpy as np
 
 from . import media
 from .errors import ErrorCode, SeparationError
+from .feeder import Feeder
 
 LiveSink = Callable[[bytes], None]
 
@@ -60,11 +60,8 @@ class LiveEncoder:
         self.bytes_out = 0
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        # As in media.Encoder: a feeder thread, two pending blocks at most.
-        self._pending: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
-        self._write_error: OSError | None = None
-        self._feeder = threading.Thread(target=self._feed, daemon=True)
-        self._feeder.start()
+        assert self._proc.stdin is not None
+        self._feeder = Feeder(self._proc.stdin)
 
     def _read(self) -> None:
         stdout = self._proc.stdout
@@ -79,34 +76,18 @@ class LiveEncoder:
                 except BaseException as exc:  # handed to the caller by finish()
                     self.sink_error = exc
 
-    def _feed(self) -> None:
-        stdin = self._proc.stdin
-        assert stdin is not None
-        while (data := self._pending.get()) is not None:
-            if self._write_error is not None:
-                continue
-            try:
-                stdin.write(data)
-            except OSError as exc:  # BrokenPipeError: ffmpeg has died
-                self._write_error = exc
-
     def write(self, block: np.ndarray) -> None:
         """Queue one (n, 2) block for ffmpeg."""
-        if self._write_error is not None:
-            raise self._failure() from self._write_error
-        self._pending.put(np.ascontiguousarray(block, dtype="<f4").tobytes())
-
-    def _stop_feeder(self) -> None:
-        if self._feeder.is_alive():
-            self._pending.put(None)
-            self._feeder.join()
+        if self._feeder.error is not None:
+            raise self._failure() from self._feeder.error
+        self._feeder.put(block)
 
     def finish(self) -> None:
         """Close the input, wait for the last bytes to reach the sink, check ffmpeg's exit."""
         assert self._proc.stdin is not None
-        self._stop_feeder()
-        if self._write_error is not None:
-            raise self._failure() from self._write_error
+        self._feeder.stop()
+        if self._feeder.error is not None:
+            raise self._failure() from self._feeder.error
         with contextlib.suppress(BrokenPipeError):
             self._proc.stdin.close()
         code = self._proc.wait()
@@ -121,7 +102,7 @@ class LiveEncoder:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
-        self._stop_feeder()
+        self._feeder.stop()
         self._reader.join(timeout=5)  # ffmpeg is gone, so its stdout has ended
         for stream in (self._proc.stdin, self._proc.stdout):
             if stream is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import queue
 import re
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from typing import IO
 import numpy as np
 
 from .errors import ErrorCode, SeparationError
+from .feeder import Feeder
 
 SAMPLE_RATE = 44100
 CHANNELS = 2
@@ -357,41 +357,21 @@ class Encoder:
         assert self._proc.stderr is not None
         self._drain = _StderrDrain(self._proc.stderr)
         self._drain.start()
-        # A feeder thread writes to ffmpeg, so the caller goes back to separating instead of
-        # waiting for the encoder to take each block; two pending blocks bound the memory.
-        self._pending: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
-        self._write_error: OSError | None = None
-        self._feeder = threading.Thread(target=self._feed, daemon=True)
-        self._feeder.start()
-
-    def _feed(self) -> None:
-        stdin = self._proc.stdin
-        assert stdin is not None
-        while (data := self._pending.get()) is not None:
-            if self._write_error is not None:
-                continue  # keep taking blocks so that the caller never blocks on a dead ffmpeg
-            try:
-                stdin.write(data)
-            except OSError as exc:  # BrokenPipeError: ffmpeg has died
-                self._write_error = exc
+        assert self._proc.stdin is not None
+        self._feeder = Feeder(self._proc.stdin)
 
     def write(self, block: np.ndarray) -> None:
         """Queue one (n, 2) block for ffmpeg."""
-        if self._write_error is not None:
-            raise self._failure() from self._write_error
-        self._pending.put(np.ascontiguousarray(block, dtype="<f4").tobytes())
-
-    def _stop_feeder(self) -> None:
-        if self._feeder.is_alive():
-            self._pending.put(None)
-            self._feeder.join()
+        if self._feeder.error is not None:
+            raise self._failure() from self._feeder.error
+        self._feeder.put(block)
 
     def finish(self) -> None:
         """Close the input, check ffmpeg's exit code, and move the file into place."""
         assert self._proc.stdin is not None
-        self._stop_feeder()
-        if self._write_error is not None:
-            raise self._failure() from self._write_error
+        self._feeder.stop()
+        if self._feeder.error is not None:
+            raise self._failure() from self._feeder.error
         with contextlib.suppress(BrokenPipeError):
             self._proc.stdin.close()
         code = self._proc.wait()
@@ -410,7 +390,7 @@ class Encoder:
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
-        self._stop_feeder()  # its pending writes now fail at once on the closed pipe
+        self._feeder.stop()  # its pending writes now fail at once on the closed pipe
         if self._proc.stdin is not None:
             with contextlib.suppress(OSError):
                 self._proc.stdin.close()
@@ -424,7 +404,7 @@ class Encoder:
         code = self._proc.wait()
         self.part.unlink(missing_ok=True)
         last = self._drain.last_line
-        disk_full = NO_SPACE in last or _is_enospc(self._write_error)
+        disk_full = NO_SPACE in last or _is_enospc(self._feeder.error)
         error = SeparationError(
             ErrorCode.ENCODE_FAILED, _writing_failed(self.dest.name, disk_full=disk_full)
         )

@@ -8,7 +8,6 @@ stream stops cleanly if the job fails midway, and the page says why").
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 from core.jobs.models import Job, Separation
 from core.jobs.services import submission
 from tests.audio import make_song
-from tests.browser.test_live_playback import LIVE, browser, site
+from tests.browser.test_live_playback import LIVE, browser, site, upload_and_listen
 from tests.browser.test_sites import VIEWPORTS, _no_horizontal_scroll
 from tests.conftest import WorkerProcess, start_worker
 from tests.shared_separation.engine.test_failures import _claim_samples
@@ -70,15 +69,7 @@ def test_a_job_failing_midway_stops_the_stream_and_the_page_says_why(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        page.goto(f"http://acapella-extractor.localhost:{site}/")
-        page.get_by_label(re.compile("Drop a song here")).set_input_files(str(song))
-        page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"), timeout=60_000)
-        job_id = page.url.rstrip("/").rsplit("/", 1)[1]
-        live = page.get_by_label(re.compile("Listen now"))
-        live.focus()
-        page.keyboard.press("Space")
-        if page.evaluate(f"{LIVE}.paused"):
-            live.evaluate("a => a.play()")  # a headless Chromium that ignored the key
+        job_id = upload_and_listen(page, f"http://acapella-extractor.localhost:{site}/", song)
         deadline = time.monotonic() + 120
         while page.evaluate(f"{LIVE}.currentTime") == 0:
             assert time.monotonic() < deadline, limited_worker.log()[-3000:]

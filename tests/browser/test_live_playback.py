@@ -62,6 +62,27 @@ def _separation(job_id: str) -> Separation:
     return Job.objects.select_related("separation").get(pk=job_id).separation
 
 
+def upload_and_listen(page: Any, home: str, song: Path) -> str:
+    """Upload `song` on a site's home page and press Space on the job page's live player.
+
+    Return the job's id.
+    """
+    page.goto(home)
+    page.get_by_label(re.compile("Drop a song here")).set_input_files(str(song))
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"), timeout=60_000)
+    job_id: str = page.url.rstrip("/").rsplit("/", 1)[1]
+    live = page.get_by_label(re.compile("Listen now"))
+    assert live.is_visible()
+    _no_horizontal_scroll(page)
+    # The page does not play by itself; the visitor presses Space on the player.
+    assert page.evaluate(f"{LIVE}.paused") is True
+    live.focus()
+    page.keyboard.press("Space")
+    if page.evaluate(f"{LIVE}.paused"):
+        live.evaluate("a => a.play()")  # a headless Chromium that ignored the key
+    return job_id
+
+
 @pytest.mark.parametrize("viewport", ["phone"])
 def test_the_stem_plays_within_seconds_of_the_start_while_the_job_runs(
     browser: Any, site: str, celery_worker: WorkerProcess, tmp_path: Path, viewport: str
@@ -76,19 +97,7 @@ def test_the_stem_plays_within_seconds_of_the_start_while_the_job_runs(
         lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
     )
     try:
-        page.goto(f"http://vocals-remover.localhost:{site}/")
-        page.get_by_label(re.compile("Drop a song here")).set_input_files(str(song))
-        page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"), timeout=60_000)
-        job_id = page.url.rstrip("/").rsplit("/", 1)[1]
-        live = page.get_by_label(re.compile("Listen now"))
-        assert live.is_visible()
-        _no_horizontal_scroll(page)
-        # The page does not play by itself; the visitor presses Space on the player.
-        assert page.evaluate(f"{LIVE}.paused") is True
-        live.focus()
-        page.keyboard.press("Space")
-        if page.evaluate(f"{LIVE}.paused"):
-            live.evaluate("a => a.play()")  # a headless Chromium that ignored the key
+        job_id = upload_and_listen(page, f"http://vocals-remover.localhost:{site}/", song)
         first_audio_at = first_chunk_at = None
         conn = redis.Redis.from_url(settings.REDIS_URL)
         sep_id = _separation(job_id).pk
