@@ -102,7 +102,6 @@ class OpenVinoNetwork:
             "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",
         }
-        self._xml = xml
         self._config = config
         # One compiled model per batch size: with static shapes OpenVINO plans every layer for
         # the size and runs 10 to 15% faster than the dynamic-batch model (measured, bfloat16);

@@ -162,7 +162,7 @@ class _HighBack(_Back):
         """Return [vocals, accompaniment]: filtered vocals, and the mixture minus them."""
         assert block.full is not None
         blended = self.overlap.apply(estimates, block.n_frames, block.has_next)
-        vocals = self.wiener.vocals(block.low, [np.ascontiguousarray(e) for e in blended])
+        vocals = self.wiener.vocals(block.low, blended)
         accompaniment = block.full
         accompaniment[:, :, : spectral.NETWORK_BINS] -= vocals
         return [vocals, accompaniment]

@@ -86,7 +86,8 @@ class OverlapAdd:
                 )
             if self.carried is not None:
                 total[: len(self.carried[k])] += self.carried[k]
-            out.append((total[:n_frames] / weight[:n_frames]).transpose(2, 0, 1))
+            mean = total[:n_frames] / weight[:n_frames]
+            out.append(np.ascontiguousarray(mean.transpose(2, 0, 1)))
             carried.append(total[n_frames:])
         if has_next:
             self.carried, self.carried_weight = carried, weight[n_frames:]
@@ -122,18 +123,18 @@ class WienerFilter:
         for lo in range(0, n_frames, WIENER_CHUNK):
             part = _Chunk(mixture, estimates, lo)
             peak = max(peak, float(part.energy.max()))
+            re, im = part.re, part.im
+            cross_re = re[0] * re[1] + im[0] * im[1]  # x0 conj(x1)
+            cross_im = im[0] * re[1] - re[0] * im[1]
             for j, mask in enumerate(part.masks):
                 weighted = np.square(mask) * part.energy  # |y_j|^2 per channel
                 both = mask[0] * mask[1]
-                block_sums[j] += np.stack(
-                    [
-                        weighted[0].sum(axis=0),
-                        weighted[1].sum(axis=0),
-                        (both * part.cross_re).sum(axis=0),
-                        (both * part.cross_im).sum(axis=0),
-                        (weighted[0] + weighted[1]).sum(axis=0) * f32(0.5),
-                    ]
-                )
+                sums = block_sums[j]
+                sums[:2] += weighted.sum(axis=1)
+                sums[2] += (both * cross_re).sum(axis=0)
+                sums[3] += (both * cross_im).sum(axis=0)
+        for sums in block_sums:
+            sums[4] = (sums[0] + sums[1]) * f32(0.5)  # the power: the mean over channels
         # norbert divides the mixture by this so that the regularisation is relative to it;
         # every sum is quadratic in the mixture, so it is applied to the sums afterwards.
         scale = f32(max(1.0, np.sqrt(peak) / 10))
@@ -149,9 +150,9 @@ class WienerFilter:
         reg = f32(np.sqrt(EPS))
         (r00, r11, r_re, r_im), (s00, s11, s_re, s_im) = stats
         out = np.empty(mixture.shape, dtype=np.complex64)
+        half = f32(0.5) * inverse
         for lo in range(0, n_frames, WIENER_CHUNK):
             part = _Chunk(mixture, estimates, lo)
-            half = f32(0.5) * inverse
             e0, e1 = part.energy
             # Each source's power: the mean over channels of |y_j|^2, in norbert's scaling.
             p0, p1 = ((np.square(m[0]) * e0 + np.square(m[1]) * e1) * half for m in part.masks)
@@ -189,8 +190,6 @@ class _Chunk:
         self.im = np.ascontiguousarray(x.imag, dtype=f32)
         re, im = self.re, self.im
         self.energy = np.square(re) + np.square(im)  # (2, frames, bins), unscaled
-        self.cross_re = re[0] * re[1] + im[0] * im[1]  # x0 conj(x1)
-        self.cross_im = im[0] * re[1] - re[0] * im[1]
         chunk = [e[:, lo:hi] for e in estimates]
         total = chunk[0] + chunk[1] + f32(EPS)
         self.masks = [e / total for e in chunk]  # norbert's softmask initialisation
