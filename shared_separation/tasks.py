@@ -95,61 +95,52 @@ def separate(self: Any, separation_id: str) -> str:
 
 @shared_task(name=services.LINK_TASK, ignore_result=True, acks_late=True)
 def import_link_task(link_id: str) -> str:
-    """Fetch a pasted link's audio and submit it as a job, or record why it failed."""
+    """Fetch a pasted link's audio and submit it as a job, or record why it failed.
+
+    A video fetched before attaches to its stored audio; one that another link is fetching
+    now waits for that fetch: each video is downloaded once.
+    """
     link = services.claim_link(link_id)
     if link is None:
         return "gone"  # already taken (a redelivered message) or finished
-    # The owner's plan when the link is fetched sets the longest song it may bring; a longer
-    # one that a higher plan takes comes in too, and only its first seconds are separated.
+    if services.follow_known(link):
+        return "attached"
+    if link.media_id is not None and not services.lease_media(link.media_id):
+        services.wait_for_media(link)
+        return "waiting"
+    url = link.media.url if link.media is not None else link.url
     plan = plans.plan_for(link.owner)
     try:
         # The download lives only as long as this task: stored by submit(), or deleted.
         with tempfile.TemporaryDirectory(prefix="link-") as tmp:
             audio = import_link(
-                link.url,
+                url,
                 Path(tmp) / "download",
                 max_duration=plans.longest_previewable(plan),
-                max_bytes=max(settings.LINK_MAX_BYTES, plan.max_upload_bytes),
+                max_bytes=services.max_link_bytes(plan),
                 allow_generic=settings.LINK_ALLOW_GENERIC,
                 allow=settings.LINK_ALLOWED_PRIVATE,
                 socket_timeout=settings.LINK_SOCKET_TIMEOUT,
                 timeout=settings.LINK_TIMEOUT,
             )
-            # The extension keeps the title whole when the download name drops it.
             name = f"{(audio.title or 'song').strip()[:200]}{audio.path.suffix}"
-            submission = services.Submission(
-                original_name=name,
-                stem=link.stem,
-                format=link.format,
-                brand=link.brand,
-                duration=audio.duration,
-                quality=link.quality or None,
-            )
-            preview = plans.plan_for_preview(plan, audio.duration or 0.0) is not None
             with audio.path.open("rb") as fh:
-                content = File(fh, name=name)
-                if preview:
-                    job = services.submit_preview(content, submission, owner=link.owner)
-                else:
-                    job = services.submit(content, submission, owner=link.owner)
-    except InsufficientCredits as exc:
-        message = (
-            f"This song needs {exc.needed} credit{'s' if exc.needed != 1 else ''} (one per "
-            f"started minute) and your balance is {exc.balance}. Nothing was charged."
-        )
-        services.fail_link(link_id, code="no_credits", message=message)
-        return "no_credits"
-    except LinkError as exc:
+                job = services.job_from_audio(
+                    link, File(fh, name=name), duration=audio.duration, size=None
+                )
+    except (InsufficientCredits, LinkError, SeparationError) as exc:
         # Too long now means too long for every plan (a higher plan's songs come as previews).
-        services.fail_link(link_id, code=exc.code, message=exc.message)
-        logger.info("link %s failed: %s (%s)", link_id, exc.message, exc.code)
-        return exc.code
-    except SeparationError as exc:
-        # The preview could not be cut from the download.
-        services.fail_link(link_id, code=exc.code, message=exc.message)
-        return str(exc.code)
+        services.fail_for(link_id, exc)
+        code = "no_credits" if isinstance(exc, InsufficientCredits) else str(exc.code)
+        if link.media_id is not None:
+            message = getattr(exc, "message", str(exc))
+            services.media_failed(link.media_id, code=code, message=message)
+        logger.info("link %s failed: %s (%s)", link_id, exc, code)
+        return code
     except SoftTimeLimitExceeded:
         services.fail_link(link_id, code="timeout", message="Fetching the link took too long.")
+        if link.media_id is not None:
+            services.media_failed(link.media_id, code="timeout", message="timed out")
         return "timeout"
     except Exception:
         logger.exception("link %s stopped on an unexpected error", link_id)
@@ -158,6 +149,10 @@ def import_link_task(link_id: str) -> str:
             code="internal",
             message="An internal error stopped the import. It has been logged; please try again.",
         )
+        if link.media_id is not None:
+            services.media_failed(link.media_id, code="internal", message="internal error")
         raise
+    if link.media_id is not None:
+        services.media_fetched(link.media_id, job, title=audio.title, artist=audio.artist)
     services.complete_link(link_id, job)
     return "succeeded"

@@ -180,6 +180,43 @@ class Job(models.Model):
         return f"{self.original_name} → {self.stem} [{self.status}]"
 
 
+class RemoteMedia(models.Model):
+    """One video or song page, by the yt-dlp extractor that reads it and its id there.
+
+    Every paste of it, in any of its URL forms, shares one download: the first fetch stores its
+    audio as an AudioSource, and later links attach to that source (and so to its separation).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    extractor = models.CharField(max_length=64)
+    media_id = models.CharField(max_length=128)
+    url = models.URLField(max_length=2048, help_text="Where it is fetched from.")
+    source = models.ForeignKey(
+        AudioSource, null=True, blank=True, on_delete=models.SET_NULL, related_name="media"
+    )
+    title = models.CharField(max_length=255, blank=True)
+    artist = models.CharField(max_length=255, blank=True)
+    # A fetch is under way until then; a crashed worker's lease runs out and another fetches.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The last fetch's failure, when it would fail the same for anyone (a private video, say).
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    fetches = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "remote media"
+        constraints = [
+            models.UniqueConstraint(fields=["extractor", "media_id"], name="one_remote_media")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.extractor}:{self.media_id}"
+
+
 class LinkImport(models.Model):
     """A visitor's link, fetched by a light worker, that becomes a Job once its audio is in."""
 
@@ -214,6 +251,10 @@ class LinkImport(models.Model):
     error_message = models.TextField(blank=True)
     job = models.ForeignKey(
         Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="link_imports"
+    )
+    # The video the link names (None for a direct file or a page yt-dlp reads generically).
+    media = models.ForeignKey(
+        RemoteMedia, null=True, blank=True, on_delete=models.SET_NULL, related_name="links"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from shared_separation.engine import SeparationError, media
 from shared_separation.links.fetch import too_long_message
 from shared_separation.links.guard import is_public, parse_allow
 
 MAX_URL_LENGTH = 2048
+# A DNS name in ASCII (IDNs arrive here in their xn-- form), or a dotted IPv4 literal.
+_HOST = re.compile(
+    r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?"
+)
 
 
 class LinkError(Exception):
@@ -45,26 +50,75 @@ class ImportedAudio:
     webpage_url: str
 
 
-def check_url(url: str, *, allow: Iterable[str] = ()) -> str:
-    """Refuse what is not an http(s) link to a public host; return the cleaned URL."""
+def _invalid(detail: str = "That link is not a valid web address.") -> LinkError:
+    return LinkError("invalid_url", detail)
+
+
+def _ascii_host(parts: SplitResult) -> str:
+    """Return the link's host in ASCII (an IDN in its xn-- form), or refuse a malformed one."""
+    host = parts.hostname or ""
+    if not host:
+        raise _invalid("That link has no host name.")
+    if ":" in host:  # an IPv6 literal, from inside the brackets
+        try:
+            return str(ipaddress.IPv6Address(host.split("%")[0]))
+        except ValueError as exc:
+            raise _invalid() from exc
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise _invalid() from exc
+    if not _HOST.fullmatch(host):
+        raise _invalid()
+    return host
+
+
+def _port(parts: SplitResult) -> int:
+    """Return the link's port: ASCII digits in range, or the scheme's."""
+    hostinfo = parts.netloc.rpartition("@")[2]
+    _, bracket, after = hostinfo.rpartition("]")
+    tail = after if bracket else hostinfo
+    digits = tail.rpartition(":")[2] if ":" in tail else ""
+    if not digits:
+        return 443 if parts.scheme.lower() == "https" else 80
+    if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 65536:
+        raise _invalid("That link's port is not a number from 1 to 65535.")
+    return int(digits)
+
+
+def check_syntax(url: str) -> tuple[str, str, int]:
+    """Refuse a malformed or non-http(s) link, offline; return it cleaned, its host and port.
+
+    Every malformed link (a port out of range, an unclosed IPv6 bracket, digits or colons
+    that only look ASCII) is refused as invalid_url, never let through to raise later.
+    """
     url = url.strip()
     if not url:
         raise LinkError("invalid_url", "Paste a link to a song.")
     if len(url) > MAX_URL_LENGTH:
         raise LinkError("invalid_url", "That link is too long.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed [ or characters that NFKC turns into / ? # @ :
+        raise _invalid() from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise LinkError("invalid_url", "Only http:// and https:// links are accepted.")
-    if not parts.hostname:
-        raise LinkError("invalid_url", "That link has no host name.")
-    if parts.username or parts.password:
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise _invalid("That link contains spaces or control characters.")
+    if "@" in parts.netloc:
         raise LinkError("invalid_url", "Links with a user name or password are not accepted.")
+    return url, _ascii_host(parts), _port(parts)
+
+
+def check_url(url: str, *, allow: Iterable[str] = ()) -> str:
+    """Refuse what is not an http(s) link to a public host; return the cleaned URL."""
+    url, host, port = check_syntax(url)
     allowed = parse_allow(allow)
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise LinkError("invalid_url", f"The host {parts.hostname} could not be found.") from exc
+        raise LinkError("invalid_url", f"The host {host} could not be found.") from exc
     for info in infos:
         ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not is_public(ip) and (str(ip), port) not in allowed:

@@ -1,26 +1,50 @@
-"""Pasted links: submit, claim, complete or fail a link import."""
+"""Pasted links: submit, claim, complete or fail a link import; one download per video.
+
+A link that names a video (by yt-dlp's own URL matching: shared_separation.links.canonical)
+points to its RemoteMedia. The first link to fetch it holds the media's lease; links pasted
+meanwhile wait for that fetch, and links pasted after it attach to the stored audio at once.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
+from pathlib import PurePath
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from core.billing import plans
+from core.billing.services import InsufficientCredits
 from core.celery import celery_app
 from core.jobs import signals
-from core.jobs.models import Job, LinkImport
+from core.jobs.models import AudioSource, Job, LinkImport, RemoteMedia
 from core.jobs.services.names import (
     LIGHT_QUEUE,
     LINK_TASK,
     LINK_TASK_MARGIN,
 )
-from shared_separation.links import check_url
+from core.jobs.services.preview import submit_preview
+from core.jobs.services.submission import Submission, submit
+from shared_separation.engine import SeparationError
+from shared_separation.links import LinkError, check_syntax, check_url, too_long_message
+from shared_separation.links.canonical import MediaKey, identify
 
 logger = logging.getLogger(__name__)
+
+
+# Failures that any later paste of the same video would meet too: shared for a while instead of
+# fetched again. Not the plan-dependent ones (too long, too large) nor the passing ones.
+SHARED_FAILURES = frozenset(
+    {"private_address", "unsupported_site", "no_media", "stream_only", "playlist", "live",
+     "not_found", "forbidden"}
+)  # fmt: skip
+SHARED_FAILURE_FOR = timedelta(minutes=10)
 
 
 def submit_link(
@@ -35,26 +59,215 @@ def submit_link(
 ) -> LinkImport:
     """Check a pasted link and queue its import; raise LinkError before creating anything.
 
-    Only http(s) links to public addresses pass (or the LINK_ALLOWED_PRIVATE exceptions of the
+    A video already fetched (in any URL form, by anyone) is not fetched again: the link is
+    finished at once from its stored audio, and the returned link has its job. Otherwise only
+    http(s) links to public addresses pass (or the LINK_ALLOWED_PRIVATE exceptions of the
     tests); the worker's address guard checks every connection again, redirects included.
     """
-    url = check_url(url, allow=settings.LINK_ALLOWED_PRIVATE)
-    with transaction.atomic():
-        link = LinkImport.objects.create(
-            url=url,
-            brand=brand,
-            stem=stem,
-            format=format,
-            quality=quality,
-            client=client[:64],
-            owner=owner,
+    url, _, _ = check_syntax(url)
+    key = identify(url)
+    media = media_for(key) if key is not None else None
+    if media is None or ready_source(media) is None:
+        # Checked only for a link that will be fetched: attaching to stored audio opens nothing.
+        check_url(key.url if key is not None else url, allow=settings.LINK_ALLOWED_PRIVATE)
+    link = LinkImport.objects.create(
+        url=url,
+        brand=brand,
+        stem=stem,
+        format=format,
+        quality=quality,
+        client=client[:64],
+        owner=owner,
+        media=media,
+    )
+    logger.info("link %s submitted (%s)", link.pk, key or "no video key")
+    if media is not None and (claimed := claim_link(link.pk)) is not None:
+        if follow_known(claimed):
+            link.refresh_from_db()
+            return link
+        LinkImport.objects.filter(pk=link.pk, status=LinkImport.Status.FETCHING).update(
+            status=LinkImport.Status.QUEUED
         )
-        transaction.on_commit(lambda: enqueue_link(link.pk))
-    logger.info("link %s submitted", link.pk)
+    transaction.on_commit(lambda: enqueue_link(link.pk))
     return link
 
 
-def enqueue_link(link_id: uuid.UUID | str) -> None:
+def media_for(key: MediaKey) -> RemoteMedia:
+    """Return the RemoteMedia of a video, creating it on its first paste."""
+    media, _ = _get_or_create_media(key)
+    return media
+
+
+def _get_or_create_media(key: MediaKey) -> tuple[RemoteMedia, bool]:
+    try:
+        with transaction.atomic():
+            return RemoteMedia.objects.get_or_create(
+                extractor=key.extractor, media_id=key.media_id, defaults={"url": key.url}
+            )
+    except IntegrityError:  # pasted twice at the same moment: both get the one row
+        return RemoteMedia.objects.get(extractor=key.extractor, media_id=key.media_id), False
+
+
+def ready_source(media: RemoteMedia) -> AudioSource | None:
+    """Return the stored audio of a video fetched before, if retention has not deleted it."""
+    if media.source_id is None:
+        return None
+    return AudioSource.objects.filter(pk=media.source_id).exclude(file="").first()
+
+
+def follow_known(link: LinkImport) -> bool:
+    """Finish a claimed link from its video's stored audio or shared failure; False: fetch it."""
+    if link.media_id is None:
+        return False
+    media = RemoteMedia.objects.get(pk=link.media_id)
+    source = ready_source(media)
+    if source is not None:
+        try:
+            with source.file.open("rb") as fh:
+                job = job_from_audio(
+                    link,
+                    File(fh, name=_name(media.title, source.file.name)),
+                    duration=source.duration,
+                    size=source.size,
+                )
+        except (InsufficientCredits, LinkError, SeparationError) as exc:
+            fail_for(link.pk, exc)
+            return True
+        complete_link(link.pk, job)
+        logger.info("link %s attached to the stored audio of %s", link.pk, media)
+        return True
+    recent = timezone.now() - SHARED_FAILURE_FOR
+    if media.error_code in SHARED_FAILURES and media.failed_at and media.failed_at > recent:
+        fail_link(link.pk, code=media.error_code, message=media.error_message)
+        return True
+    return False
+
+
+def _name(title: str, stored: str) -> str:
+    # The extension keeps the title whole when the download name drops it.
+    return f"{(title or 'song').strip()[:200]}{PurePath(stored).suffix}"
+
+
+def job_from_audio(
+    link: LinkImport, content: File, *, duration: float | None, size: int | None
+) -> Job:
+    """Make the link's job from its audio, as the owner's plan allows: whole, or a preview.
+
+    Raises LinkError (too long or too large for every plan), billing.InsufficientCredits, or
+    SeparationError when a preview cannot be cut.
+    """
+    # The owner's plan when the link is fetched sets the longest song it may bring; a longer
+    # one that a higher plan takes comes in too, and only its first seconds are separated.
+    plan = plans.plan_for(link.owner)
+    longest = plans.longest_previewable(plan)
+    if duration is None or duration > longest:
+        raise LinkError("too_long", too_long_message(duration or 0.0, longest))
+    if size is not None and size > max_link_bytes(plan):
+        raise LinkError("too_large", "The file behind the link is larger than the limit.")
+    submission = Submission(
+        original_name=content.name or "song",
+        stem=link.stem,
+        format=link.format,
+        brand=link.brand,
+        duration=duration,
+        quality=link.quality or None,
+    )
+    if plans.plan_for_preview(plan, duration) is not None:
+        return submit_preview(content, submission, owner=link.owner)
+    return submit(content, submission, owner=link.owner)
+
+
+def max_link_bytes(plan: plans.Plan) -> int:
+    """Return the largest download a link may bring for this plan."""
+    return max(settings.LINK_MAX_BYTES, plan.max_upload_bytes)
+
+
+def fail_for(link_id: uuid.UUID | str, exc: Exception) -> None:
+    """Fail a link with the visitor's words for why its audio could not become a job."""
+    if isinstance(exc, InsufficientCredits):
+        message = (
+            f"This song needs {exc.needed} credit{'s' if exc.needed != 1 else ''} (one per "
+            f"started minute) and your balance is {exc.balance}. Nothing was charged."
+        )
+        fail_link(link_id, code="no_credits", message=message)
+    elif isinstance(exc, LinkError | SeparationError):
+        fail_link(link_id, code=str(exc.code), message=exc.message)
+    else:
+        raise TypeError(f"not a refusal: {exc!r}")
+
+
+# -- one fetch per video ----------------------------------------------------------------------
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=int(settings.LINK_TIMEOUT) + LINK_TASK_MARGIN + 30)
+
+
+def lease_media(media_id: uuid.UUID) -> bool:
+    """Take the right to fetch a video; False while another link's fetch holds it."""
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    return RemoteMedia.objects.filter(Q(pk=media_id) & free).update(lease_until=now + _lease()) == 1
+
+
+def wait_for_media(link: LinkImport) -> None:
+    """Put a claimed link back in the queue until its video's fetch by another link ends.
+
+    The fetching link wakes it when done; should that worker die, the link looks again once
+    the lease has run out.
+    """
+    LinkImport.objects.filter(pk=link.pk, status=LinkImport.Status.FETCHING).update(
+        status=LinkImport.Status.QUEUED
+    )
+    lease_until = (
+        RemoteMedia.objects.filter(pk=link.media_id).values_list("lease_until", flat=True).first()
+    )
+    now = timezone.now()
+    # The fetch may have ended between the lease check and the line above: look again now.
+    delay = 0.0 if lease_until is None else max(0.0, (lease_until - now).total_seconds()) + 1
+    transaction.on_commit(lambda: enqueue_link(link.pk, countdown=delay))
+
+
+def media_fetched(media_id: uuid.UUID, job: Job, *, title: str, artist: str) -> None:
+    """Record a video's stored audio (the whole song, even for a preview) and wake its waiters."""
+    source_id = job.full_source_id or job.separation.source_id
+    RemoteMedia.objects.filter(pk=media_id).update(
+        source_id=source_id,
+        title=title[:255],
+        artist=artist[:255],
+        lease_until=None,
+        fetched_at=timezone.now(),
+        error_code="",
+        error_message="",
+        failed_at=None,
+        fetches=F("fetches") + 1,
+    )
+    _wake(media_id)
+
+
+def media_failed(media_id: uuid.UUID, *, code: str, message: str) -> None:
+    """Give a video's lease back after a failed fetch, keeping why, and wake its waiters."""
+    RemoteMedia.objects.filter(pk=media_id).update(
+        lease_until=None,
+        error_code=code[:32],
+        error_message=message,
+        failed_at=timezone.now(),
+        fetches=F("fetches") + 1,
+    )
+    _wake(media_id)
+
+
+def _wake(media_id: uuid.UUID) -> None:
+    waiting = list(
+        LinkImport.objects.filter(media_id=media_id, status=LinkImport.Status.QUEUED).values_list(
+            "pk", flat=True
+        )
+    )
+    for link_id in waiting:
+        transaction.on_commit(lambda link_id=link_id: enqueue_link(link_id))
+
+
+def enqueue_link(link_id: uuid.UUID | str, *, countdown: float = 0.0) -> None:
     """Send a link import to a light worker, with a hard stop past its fetch timeout."""
     soft = int(settings.LINK_TIMEOUT) + LINK_TASK_MARGIN
     celery_app.send_task(
@@ -63,6 +276,7 @@ def enqueue_link(link_id: uuid.UUID | str) -> None:
         queue=LIGHT_QUEUE,
         soft_time_limit=soft,
         time_limit=soft + 30,
+        countdown=countdown or None,
     )
 
 
