@@ -6,6 +6,7 @@ import ipaddress
 import secrets
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -211,6 +212,15 @@ LINK_TIMEOUT = env_float("LINK_TIMEOUT", 300.0, minimum=5.0)
 # "ip:port" pairs the address guard lets through although private or loopback: for the tests'
 # local sites only. Empty by default, so every private and local address is refused.
 LINK_ALLOWED_PRIVATE = env_list("LINK_ALLOWED_PRIVATE", [])
+# When YouTube asks the server's address to "sign in to confirm you're not a bot": an outgoing
+# proxy for every fetch (http://, https:// or socks5://host:port; the address guard lets it
+# through even on a private address, and still refuses every other private one), and a
+# Netscape cookies file of a signed-in browser, read-only and kept outside the repository
+# (the fetch process hands yt-dlp a copy, so the file itself is never rewritten).
+LINK_PROXY = env_str("LINK_PROXY", "")
+LINK_COOKIES_FILE = env_str("LINK_COOKIES_FILE", "")
+if LINK_PROXY and urlsplit(LINK_PROXY).scheme not in ("http", "https", "socks5", "socks5h"):
+    raise ImproperlyConfigured("LINK_PROXY must be an http://, https:// or socks5:// address")
 
 # -- accounts and credits (core.accounts, core.billing) -----------------------------------------
 # One account for both sites: log in by e-mail (no usernames), confirmed before first use.

@@ -19,7 +19,8 @@ from core.health.transient import is_transient
 from core.jobs import services
 from shared_separation import runner, worker
 from shared_separation.engine import SeparationError
-from shared_separation.links import LinkError, import_link
+from shared_separation.links import LinkError
+from shared_separation.links.configured import import_configured
 
 logger = logging.getLogger(__name__)
 
@@ -113,15 +114,11 @@ def import_link_task(link_id: str) -> str:
     try:
         # The download lives only as long as this task: stored by submit(), or deleted.
         with tempfile.TemporaryDirectory(prefix="link-") as tmp:
-            audio = import_link(
+            audio = import_configured(
                 url,
                 Path(tmp) / "download",
                 max_duration=plans.longest_previewable(plan),
                 max_bytes=services.max_link_bytes(plan),
-                allow_generic=settings.LINK_ALLOW_GENERIC,
-                allow=settings.LINK_ALLOWED_PRIVATE,
-                socket_timeout=settings.LINK_SOCKET_TIMEOUT,
-                timeout=settings.LINK_TIMEOUT,
             )
             name = f"{(audio.title or 'song').strip()[:200]}{audio.path.suffix}"
             with audio.path.open("rb") as fh:

@@ -38,7 +38,8 @@ from core.brands.registry import Brand
 from core.jobs import services as jobs
 from core.jobs.models import Job
 from shared_separation.engine import SeparationError, media
-from shared_separation.links import LinkError, import_link
+from shared_separation.links import LinkError
+from shared_separation.links.configured import import_configured
 from youtube_bot import crypto, metadata, quota, render
 from youtube_bot import youtube as yt
 from youtube_bot.models import Channel, Publication, Song, song_audio_upload_to
@@ -292,20 +293,31 @@ def _local(name: str) -> Iterator[Path]:
 
 
 def _fetch(publication: Publication) -> Outcome:
-    """Make sure the song's audio is stored, then submit a job for the channel's stem."""
-    song, channel = publication.song, publication.channel
+    """Make sure the song's audio is stored, then submit a job for the channel's stem.
+
+    A video that a visitor (or another channel) already brought is not downloaded again: the
+    job is made from its stored audio. The bot fetches under the visitors' rules.
+    """
+    song = publication.song
+    remote = None
     if not song.audio:
         if not song.source_url:
             return fail(publication, "no_source", "The song has neither a link nor a file.")
+        try:
+            remote = jobs.media_for_url(song.source_url)
+        except LinkError as exc:
+            return fail(publication, f"link_{exc.code}", f"The song's link: {exc.message}")
+        known = jobs.ready_source(remote) if remote is not None else None
+        if known is not None:
+            with _local(known.file.name) as path:
+                return _submit(publication, path, known.duration)
         with tempfile.TemporaryDirectory(prefix="ytbot-fetch-") as tmp:
             try:
-                imported = import_link(
-                    song.source_url,
+                imported = import_configured(
+                    remote.url if remote is not None else song.source_url,
                     Path(tmp) / "download",
                     max_duration=settings.YOUTUBE_MAX_DURATION,
                     max_bytes=settings.YOUTUBE_MAX_DOWNLOAD_BYTES,
-                    allow_generic=True,
-                    allow=settings.YOUTUBE_LINK_ALLOW,
                 )
             except LinkError as exc:
                 return fail(
@@ -326,26 +338,38 @@ def _fetch(publication: Publication) -> Outcome:
             info = media.probe(path)
         except SeparationError as exc:
             return fail(publication, "not_audio", f"The song's audio is unusable: {exc}")
-        if info.duration > settings.YOUTUBE_MAX_DURATION:
-            return fail(
-                publication,
-                "too_long",
-                f"The song lasts {info.duration:.0f} s, over YOUTUBE_MAX_DURATION.",
-            )
-        with path.open("rb") as fh:
-            job = jobs.submit(
-                File(fh, name=path.name),
-                jobs.Submission(
-                    original_name=str(song)[:255],
-                    stem=channel.stem,
-                    format=Job.Format.FLAC,
-                    brand=channel.brand,
-                    origin=Job.Origin.BOT,
-                    duration=info.duration,
-                ),
-            )
+        outcome = _submit(publication, path, info.duration)
+    if remote is not None and publication.job_id is not None:
+        # Later pastes of the same video, by visitors or the bot, attach to this audio.
+        job = Job.objects.get(pk=publication.job_id)
+        jobs.media_fetched(remote.pk, job, title=song.title, artist=song.artist)
+    return outcome
+
+
+def _submit(publication: Publication, path: Path, duration: float | None) -> Outcome:
+    """Submit the job of a publication's stem from a local copy of the song."""
+    song, channel = publication.song, publication.channel
+    if duration is None or duration > settings.YOUTUBE_MAX_DURATION:
+        return fail(
+            publication,
+            "too_long",
+            f"The song lasts {duration or 0:.0f} s, over YOUTUBE_MAX_DURATION.",
+        )
+    with path.open("rb") as fh:
+        job = jobs.submit(
+            File(fh, name=path.name),
+            jobs.Submission(
+                original_name=str(song)[:255],
+                stem=channel.stem,
+                format=Job.Format.FLAC,
+                brand=channel.brand,
+                origin=Job.Origin.BOT,
+                duration=duration,
+            ),
+        )
     if not _move(publication, Status.FETCHED, job=job, error_code="", error_message=""):
         return Outcome(Step.BUSY, "the publication changed meanwhile")
+    publication.job = job
     return Outcome(Step.ADVANCED, f"job {job.pk}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 import socket
 import subprocess
@@ -19,8 +20,10 @@ from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 from shared_separation.engine import SeparationError, media
-from shared_separation.links.fetch import too_long_message
 from shared_separation.links.guard import is_public, parse_allow
+from shared_separation.links.messages import too_long_message
+
+logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 2048
 # A DNS name in ASCII (IDNs arrive here in their xn-- form), or a dotted IPv4 literal.
@@ -139,8 +142,15 @@ def import_link(
     allow: Iterable[str] = (),
     socket_timeout: float = 15.0,
     timeout: float = 600.0,
+    proxy: str = "",
+    cookies_file: str = "",
+    programs: Iterable[str] = (),
 ) -> ImportedAudio:
-    """Download a link's audio into the empty folder `dest`, or raise LinkError."""
+    """Download a link's audio into the empty folder `dest`, or raise LinkError.
+
+    `proxy` carries every connection (the one address the guard lets through for it);
+    `cookies_file` is read, never written; `programs` are the only ones the fetch may start.
+    """
     allow = list(allow)
     url = check_url(url, allow=allow)
     dest.mkdir(parents=True, exist_ok=True)
@@ -152,6 +162,9 @@ def import_link(
         "allow_generic": allow_generic,
         "allow": allow,
         "socket_timeout": socket_timeout,
+        "proxy": proxy,
+        "cookies_file": cookies_file,
+        "programs": [str(p) for p in programs],
     }
     try:
         done = subprocess.run(
@@ -170,10 +183,13 @@ def import_link(
         result = json.loads(lines[-1]) if lines else None
     except json.JSONDecodeError:
         result = None
+    stderr = done.stderr.decode("utf-8", "replace").strip()
+    if stderr:
+        # yt-dlp's own words and tracebacks are for the operator, never shown to visitors.
+        logger.warning("link fetch process (exit %s) said: %s", done.returncode, stderr[-4000:])
     if not isinstance(result, dict):
         _empty(dest)
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-        raise LinkError("internal", "Fetching the link failed unexpectedly. " + " ".join(detail))
+        raise LinkError("internal", "Fetching the link failed unexpectedly. Please try again.")
     if not result.get("ok"):
         _empty(dest)
         raise LinkError(str(result.get("code", "download_failed")), str(result.get("message")))

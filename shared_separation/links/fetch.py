@@ -6,17 +6,31 @@ The process is dedicated to one download because the guard patches its whole soc
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import shutil
+import socket
 import sys
+import tempfile
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from shared_separation.links.guard import AddressGuard, parse_allow
+from shared_separation.links.guard import AddressGuard, ProcessGuard, parse_allow
+from shared_separation.links.messages import too_long_message
 
-# The format must come over plain HTTP(S): no HLS/DASH manifests, which could point anywhere
-# and would be fetched by ffmpeg outside this process's guard.
-AUDIO_FORMAT = (
-    "bestaudio[protocol=https]/bestaudio[protocol=http]/best[protocol=https]/best[protocol=http]"
+# The format must come over plain HTTP(S), fetched by yt-dlp's own downloader in this guarded
+# process: HLS/DASH manifests could point anywhere and are fetched segment by segment.
+PLAIN_PROTOCOLS = frozenset({"https", "http"})
+STREAM_ONLY_MESSAGE = (
+    "That page offers the song only as a stream (HLS or DASH), which we do not fetch; "
+    "download the song and upload the file instead."
+)
+BOT_CHECK_MESSAGE = (
+    "YouTube asked our server to sign in to prove it is not a bot, so this video cannot be "
+    "fetched right now. Download the song and upload the file instead."
 )
 
 
@@ -42,10 +56,12 @@ class _Log:
         return any(words in line for line in self.lines)
 
 
-def _options(req: dict[str, Any], dest: Path, guard_hook: Any, log: _Log) -> dict[str, Any]:
+def _options(
+    req: dict[str, Any], dest: Path, guard_hook: Any, log: _Log, seen: _Formats, work: Path
+) -> dict[str, Any]:
     extractors = ["default"] if req["allow_generic"] else ["default", "-generic"]
-    return {
-        "format": AUDIO_FORMAT,
+    options: dict[str, Any] = {
+        "format": seen.select,
         "outtmpl": {"default": str(dest / "download.%(ext)s")},
         "noplaylist": True,
         "playlist_items": "1",
@@ -62,11 +78,61 @@ def _options(req: dict[str, Any], dest: Path, guard_hook: Any, log: _Log) -> dic
         "color": {"stderr": "no_color", "stdout": "no_color"},
         "progress_hooks": [guard_hook],
         "logger": log,
+        # Nothing that runs ffmpeg: no post-processors, no fixups, native downloaders only, and
+        # an ffmpeg location with no ffmpeg in it (the process guard refuses one anyway).
         "postprocessors": [],
+        "fixup": "never",
+        "external_downloader": {"default": "native"},
+        "hls_prefer_native": True,
+        "ffmpeg_location": str(work / "no-ffmpeg"),
         "check_formats": False,
         "lazy_playlist": False,
         "http_headers": {"Accept-Language": "en"},
     }
+    if req.get("proxy"):
+        options["proxy"] = req["proxy"]
+    if req.get("cookies_file"):
+        # yt-dlp writes its cookie jar back when it closes: it gets a copy, never the file.
+        copy = work / "cookies.txt"
+        shutil.copyfile(req["cookies_file"], copy)
+        options["cookiefile"] = str(copy)
+    return options
+
+
+class _Formats:
+    """Pick the best audio that comes over plain HTTP(S); remember what else was offered."""
+
+    def __init__(self) -> None:
+        self.protocols: set[str] = set()
+
+    def select(self, ctx: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Yield one format (yt-dlp lists them worst first): audio alone, else any with audio."""
+        formats = list(ctx.get("formats") or [])
+        self.protocols.update(str(f.get("protocol") or "") for f in formats)
+        plain = [f for f in formats if str(f.get("protocol") or "") in PLAIN_PROTOCOLS]
+        audio_only = [f for f in plain if f.get("vcodec") == "none"]
+        with_audio = [f for f in plain if f.get("acodec") != "none"]
+        for group in (audio_only, with_audio):
+            if group:
+                yield group[-1]
+                return
+
+    @property
+    def stream_only(self) -> bool:
+        """Return whether formats were offered, none of them over plain HTTP(S)."""
+        return bool(self.protocols - {""}) and not (self.protocols & PLAIN_PROTOCOLS)
+
+
+def _proxy_exception(proxy: str) -> set[tuple[str, int]]:
+    """Return the addresses of the configured proxy, the one exception the guard makes for it."""
+    parts = urlsplit(proxy)
+    if not parts.hostname:
+        return set()
+    port = parts.port or (
+        443 if parts.scheme == "https" else 1080 if "socks" in parts.scheme else 80
+    )
+    infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    return {(str(ipaddress.ip_address(str(i[4][0]).split("%")[0])), port) for i in infos}
 
 
 def fetch(req: dict[str, Any]) -> dict[str, Any]:
@@ -75,10 +141,17 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
     from yt_dlp.utils import DownloadError
 
     dest = Path(req["dest"])
-    guard = AddressGuard(parse_allow(req.get("allow", [])))
+    allow = parse_allow(req.get("allow", []))
+    if req.get("proxy"):
+        allow |= _proxy_exception(req["proxy"])
+    guard = AddressGuard(allow)
+    processes = ProcessGuard(req.get("programs", []))
+    work = Path(tempfile.mkdtemp(prefix="fetch-"))
     guard.install()
+    processes.install()
     too_large = {"hit": False}
     log = _Log()
+    seen = _Formats()
 
     def byte_cap(progress: dict[str, Any]) -> None:
         # yt-dlp's own max_filesize is skipped when a server sends no length: count ourselves.
@@ -87,11 +160,11 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
             raise _Refusal("too_large", "The file behind the link is larger than the limit.")
 
     try:
-        with yt_dlp.YoutubeDL(_options(req, dest, byte_cap, log)) as ydl:
+        with yt_dlp.YoutubeDL(_options(req, dest, byte_cap, log, seen, work)) as ydl:
             try:
                 info = ydl.extract_info(req["url"], download=False, process=False)
             except DownloadError as exc:
-                raise _classify(exc, guard.refused) from exc
+                raise _classify(exc, guard.refused, processes.refused) from exc
             if info is None:
                 raise _Refusal("no_media", "No audio or video was found at that link.")
             if info.get("_type") in ("playlist", "multi_video") or info.get("entries"):
@@ -101,7 +174,9 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
             try:
                 info = ydl.process_ie_result(info, download=False)
             except DownloadError as exc:
-                raise _classify(exc, guard.refused) from exc
+                if seen.stream_only:
+                    raise _Refusal("stream_only", STREAM_ONLY_MESSAGE) from exc
+                raise _classify(exc, guard.refused, processes.refused) from exc
             if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
                 raise _Refusal("live", "Live streams cannot be separated; wait for the replay.")
             duration = info.get("duration")
@@ -117,7 +192,7 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
                     raise _Refusal(
                         "too_large", "The file behind the link is larger than the limit."
                     ) from exc
-                raise _classify(exc, guard.refused) from exc
+                raise _classify(exc, guard.refused, processes.refused) from exc
             files = [p for p in dest.iterdir() if p.is_file() and not p.name.endswith(".part")]
             if not files:
                 if too_large["hit"] or log.said("larger than max-filesize"):
@@ -142,19 +217,19 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
             leftover.unlink(missing_ok=True)
         return {"ok": False, "code": refusal.code, "message": refusal.message}
     finally:
+        processes.uninstall()
         guard.uninstall()
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def too_long_message(duration: float, limit: float) -> str:
-    """Say that a song is over the length limit, both as m:ss."""
-    return (
-        f"That song lasts {int(duration) // 60}:{int(duration) % 60:02d}, over the limit of "
-        f"{int(limit) // 60}:{int(limit) % 60:02d}."
-    )
-
-
-def _classify(exc: Exception, refused: list[str]) -> _Refusal:
+def _classify(exc: Exception, refused: list[str], programs: list[str]) -> _Refusal:
     text = str(exc)
+    if programs:
+        return _Refusal(
+            "unsafe_media",
+            "The media at that link needs processing that we do not run; "
+            "download the song and upload the file instead.",
+        )
     if refused or "refused: " in text:
         return _Refusal(
             "private_address",
@@ -173,6 +248,8 @@ def _classify(exc: Exception, refused: list[str]) -> _Refusal:
         return _Refusal("timeout", "The site behind the link did not answer in time.")
     if "HTTP Error 404" in text or "HTTP Error 410" in text:
         return _Refusal("not_found", "Nothing was found at that link (it may have been removed).")
+    if "confirm you" in text and "not a bot" in text:
+        return _Refusal("bot_check", BOT_CHECK_MESSAGE)
     if "HTTP Error 403" in text or "Private video" in text or "Sign in" in text:
         return _Refusal("forbidden", "That media is private or not available to us.")
     return _Refusal("download_failed", "The media at that link could not be downloaded.")
@@ -183,8 +260,14 @@ def main() -> None:
     req = json.loads(sys.stdin.read())
     try:
         result = fetch(req)
-    except Exception as exc:  # the parent turns this into a clear, logged failure
-        result = {"ok": False, "code": "internal", "message": f"{type(exc).__name__}: {exc}"}
+    except Exception:
+        # The details are for the operator's log (the parent logs stderr), never for visitors.
+        traceback.print_exc(file=sys.stderr)
+        result = {
+            "ok": False,
+            "code": "internal",
+            "message": "Fetching the link failed unexpectedly. Please try again later.",
+        }
     sys.stdout.write(json.dumps(result) + "\n")
 
 

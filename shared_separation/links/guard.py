@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import socket
+import subprocess
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -111,3 +115,52 @@ class AddressGuard:
         socket.getaddrinfo = self._getaddrinfo
         socket.socket.connect = self._connect  # type: ignore[method-assign]
         socket.socket.connect_ex = self._connect_ex  # type: ignore[method-assign]
+
+
+class BlockedProcessError(PermissionError):
+    """A program other than the allowed ones was about to be started."""
+
+
+class ProcessGuard:
+    """Refuse to start any program in this process but the allowed ones.
+
+    yt-dlp starts ffmpeg by itself (fixups, post-processors, external downloaders) with none of
+    the engine's allow-lists, and a crafted download can make that ffmpeg read local files; the
+    address guard cannot see a child process's connections either. So the fetch process may
+    start only the JavaScript runtime that YouTube's challenges need, by its resolved path.
+    """
+
+    def __init__(self, allowed: Iterable[Path | str] = ()) -> None:
+        self.allowed = {str(Path(p).resolve()) for p in allowed}
+        self.refused: list[str] = []
+        self._init = subprocess.Popen.__init__
+        self._system = os.system
+
+    def permitted(self, program: str) -> bool:
+        found = shutil.which(program) if os.sep not in program else program
+        return found is not None and str(Path(found).resolve()) in self.allowed
+
+    def install(self) -> None:
+        guard = self
+
+        def init(popen: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+            if kwargs.get("shell"):
+                program = "a shell"
+            else:
+                first = args if isinstance(args, str | bytes | os.PathLike) else next(iter(args))
+                program = os.fsdecode(kwargs.get("executable") or first)
+            if program == "a shell" or not guard.permitted(program):
+                guard.refused.append(program)
+                raise BlockedProcessError(f"refused: starting {program} is not allowed here")
+            guard._init(popen, args, *rest, **kwargs)
+
+        def system(command: Any) -> int:
+            guard.refused.append(str(command))
+            raise BlockedProcessError("refused: os.system is not allowed here")
+
+        subprocess.Popen.__init__ = init  # type: ignore[method-assign,assignment]
+        os.system = system
+
+    def uninstall(self) -> None:
+        subprocess.Popen.__init__ = self._init  # type: ignore[method-assign]
+        os.system = self._system

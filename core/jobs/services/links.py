@@ -7,6 +7,7 @@ meanwhile wait for that fetch, and links pasted after it attach to the stored au
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import timedelta
@@ -90,6 +91,12 @@ def submit_link(
         )
     transaction.on_commit(lambda: enqueue_link(link.pk))
     return link
+
+
+def media_for_url(url: str) -> RemoteMedia | None:
+    """Return the RemoteMedia of the video a link names (None: not a video); LinkError if bad."""
+    key = identify(check_syntax(url)[0])
+    return media_for(key) if key is not None else None
 
 
 def media_for(key: MediaKey) -> RemoteMedia:
@@ -216,6 +223,8 @@ def wait_for_media(link: LinkImport) -> None:
     The fetching link wakes it when done; should that worker die, the link looks again once
     the lease has run out.
     """
+    if link.media_id is None:
+        raise ValueError("only a link to a video waits for its fetch")
     LinkImport.objects.filter(pk=link.pk, status=LinkImport.Status.FETCHING).update(
         status=LinkImport.Status.QUEUED
     )
@@ -264,7 +273,7 @@ def _wake(media_id: uuid.UUID) -> None:
         )
     )
     for link_id in waiting:
-        transaction.on_commit(lambda link_id=link_id: enqueue_link(link_id))
+        transaction.on_commit(functools.partial(enqueue_link, link_id))
 
 
 def enqueue_link(link_id: uuid.UUID | str, *, countdown: float = 0.0) -> None:
