@@ -14,6 +14,9 @@ class Site:
     ) -> None:
         self.routes = routes
         self.hits: list[str] = []
+        self.headers: list[dict[str, str]] = []
+        # A path whose answer waits until its event is set (a download still under way).
+        self.gates: dict[str, threading.Event] = {}
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,6 +27,10 @@ class Site:
 
             def do_GET(self, body: bool = True) -> None:
                 site.hits.append(self.path)
+                site.headers.append(dict(self.headers.items()))
+                gate = site.gates.get(self.path.split("?")[0])
+                if gate is not None:
+                    gate.wait(timeout=60)
                 status, headers, data = site.routes.get(
                     self.path.split("?")[0], (404, {"Content-Type": "text/plain"}, b"not found")
                 )

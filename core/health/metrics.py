@@ -87,6 +87,17 @@ class PoolCollector(Collector):
             if worker.speed is not None:
                 speed.add_metric([worker.hostname], worker.speed)
         yield from (up, age, running, speed, done)
+        links = GaugeMetricFamily(
+            "stemsplit_link_failures_recent",
+            "Link imports that failed within the last 24 hours, by code "
+            '(code="bot_check": YouTube asked the server to sign in).',
+            labels=["code"],
+        )
+        links.add_metric(["bot_check"], snap.bot_checks)
+        for code, count in sorted(snap.link_failures.items()):
+            if code != "bot_check":
+                links.add_metric([code], count)
+        yield links
 
 
 def allowed(request: HttpRequest) -> bool:

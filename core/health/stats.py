@@ -12,10 +12,11 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from core.health import heartbeat
-from core.jobs.models import Job, Separation
+from core.jobs.models import Job, LinkImport, Separation
 from core.jobs.services import LIGHT_QUEUE, PRIORITY_QUEUE, QUEUE
 
 QUEUES = (PRIORITY_QUEUE, QUEUE, LIGHT_QUEUE, "bot")
+LINK_FAILURE_WINDOW = timedelta(hours=24)
 # kombu's Redis transport keeps a queue's messages of priority p > 0 under "<queue>\x06\x16<p>".
 _PRIORITY_SEP = "\x06\x16"
 _PRIORITY_STEPS = (0, 3, 6, 9)
@@ -49,6 +50,15 @@ class Snapshot:
     workers: list[WorkerStats] = field(default_factory=list)
     window_seconds: float = 0.0
     redis_error: str = ""
+    # Failed link imports per code over LINK_FAILURE_WINDOW: "bot_check" is YouTube refusing
+    # the server's address (docs/deploy.md: LINK_PROXY, LINK_COOKIES_FILE).
+    link_failures: dict[str, int] = field(default_factory=dict)
+    link_window_seconds: float = LINK_FAILURE_WINDOW.total_seconds()
+
+    @property
+    def bot_checks(self) -> int:
+        """Return the links YouTube refused with its "confirm you're not a bot" wall lately."""
+        return self.link_failures.get("bot_check", 0)
 
 
 def queue_depths(conn: redis.Redis) -> dict[str, int]:
@@ -115,4 +125,13 @@ def snapshot() -> Snapshot:
         stats.audio_seconds += float(duration)
         stats.wall_seconds += max(0.0, (finished - started).total_seconds())
     result.workers = sorted((w for name, w in workers.items() if name), key=lambda w: w.hostname)
+    failed = (
+        LinkImport.objects.filter(
+            status=LinkImport.Status.FAILED, finished_at__gte=now - LINK_FAILURE_WINDOW
+        )
+        .order_by()
+        .values("error_code")
+        .annotate(n=Count("pk"))
+    )
+    result.link_failures = {str(row["error_code"]): int(row["n"]) for row in failed}
     return result

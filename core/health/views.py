@@ -17,5 +17,6 @@ def operations(request: HttpRequest) -> HttpResponse:
         "title": "Operations",
         "snap": snap,
         "window_minutes": round(snap.window_seconds / 60),
+        "link_window_hours": round(snap.link_window_seconds / 3600),
     }
     return TemplateResponse(request, "health/operations.html", context)

@@ -57,6 +57,9 @@ DEFAULT_ADVICE = "Please upload the song again in a few minutes. If it keeps fai
 LINK_ADVICE = {
     "playlist": "Open the song itself and paste the link of that page.",
     "private_address": "Paste a link to a public website.",
+    "bot_check": "Download the song and upload the file here; YouTube links may work again later.",
+    "stream_only": "Download the song and upload the file here.",
+    "unsafe_media": "Download the song and upload the file here.",
     "too_long": "Choose a shorter song, or cut it and upload the file.",
     "too_large": "Download the song and upload a smaller file.",
     "live": "Wait until the stream has ended and paste the link of the recording.",

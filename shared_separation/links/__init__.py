@@ -13,6 +13,7 @@ import logging
 import re
 import socket
 import subprocess
+import unicodedata
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ def _ascii_host(parts: SplitResult) -> str:
         except ValueError as exc:
             raise _invalid() from exc
     if not host.isascii():
+        # Letters and their marks only: no look-alike colons, dots, slashes or digits.
+        if any(unicodedata.category(ch)[0] not in "LM" for ch in host if not ch.isascii()):
+            raise _invalid()
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
@@ -81,6 +85,8 @@ def _port(parts: SplitResult) -> int:
     """Return the link's port: ASCII digits in range, or the scheme's."""
     hostinfo = parts.netloc.rpartition("@")[2]
     _, bracket, after = hostinfo.rpartition("]")
+    if bracket and after and not after.startswith(":"):
+        raise _invalid()
     tail = after if bracket else hostinfo
     digits = tail.rpartition(":")[2] if ":" in tail else ""
     if not digits:

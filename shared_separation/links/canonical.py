@@ -60,7 +60,7 @@ def reload_extractors() -> None:
 def _without_playlist(url: str) -> str | None:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    if not any(k == "v" for k, _ in query) or not any(k in _PLAYLIST_PARAMS for k, _ in query):
+    if not any(k in _PLAYLIST_PARAMS for k, _ in query):
         return None
     kept = [(k, v) for k, v in query if k not in _PLAYLIST_PARAMS]
     return urlunsplit(parts._replace(query=urlencode(kept)))
@@ -72,7 +72,8 @@ def identify(url: str) -> MediaKey | None:
     The first extractor whose pattern matches is the one yt-dlp would use, as when fetching;
     an extractor of playlists or channels gives no key, since it names no single song.
     """
-    for candidate in filter(None, (url, _without_playlist(url))):
+    # Without its playlist parameters first: one item is fetched, the video the link names.
+    for candidate in filter(None, (_without_playlist(url), url)):
         for ie in _extractors():
             if not ie.suitable(candidate):
                 continue

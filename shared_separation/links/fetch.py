@@ -138,7 +138,7 @@ def _proxy_exception(proxy: str) -> set[tuple[str, int]]:
 def fetch(req: dict[str, Any]) -> dict[str, Any]:
     """Inspect, check and download; return a result or a refusal as a dict."""
     import yt_dlp
-    from yt_dlp.utils import DownloadError
+    from yt_dlp.utils import YoutubeDLError
 
     dest = Path(req["dest"])
     allow = parse_allow(req.get("allow", []))
@@ -163,7 +163,7 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
         with yt_dlp.YoutubeDL(_options(req, dest, byte_cap, log, seen, work)) as ydl:
             try:
                 info = ydl.extract_info(req["url"], download=False, process=False)
-            except DownloadError as exc:
+            except YoutubeDLError as exc:
                 raise _classify(exc, guard.refused, processes.refused) from exc
             if info is None:
                 raise _Refusal("no_media", "No audio or video was found at that link.")
@@ -173,7 +173,7 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
                 )
             try:
                 info = ydl.process_ie_result(info, download=False)
-            except DownloadError as exc:
+            except YoutubeDLError as exc:
                 if seen.stream_only:
                     raise _Refusal("stream_only", STREAM_ONLY_MESSAGE) from exc
                 raise _classify(exc, guard.refused, processes.refused) from exc
@@ -187,7 +187,7 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
                 raise _Refusal("too_large", "The file behind the link is larger than the limit.")
             try:
                 ydl.process_info(info)
-            except DownloadError as exc:
+            except YoutubeDLError as exc:
                 if too_large["hit"]:
                     raise _Refusal(
                         "too_large", "The file behind the link is larger than the limit."

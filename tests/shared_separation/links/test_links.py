@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import threading
+import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from shared_separation.links import LinkError, check_url, import_link
-from shared_separation.links.guard import AddressGuard, BlockedAddressError
+from shared_separation.links.fetch import _classify
+from shared_separation.links.guard import (
+    AddressGuard,
+    BlockedAddressError,
+    BlockedProcessError,
+    ProcessGuard,
+)
 from tests.audio import make_song
 from tests.httpsite import Site as _Site
 
@@ -184,3 +195,179 @@ def test_the_guard_refuses_at_connect_time(target: _Site) -> None:
     assert target.hits == []
     # Uninstalled, the same connection works again: the guard was what refused it.
     socket.create_connection(("127.0.0.1", target.port), timeout=2).close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com:99999/song.mp3",  # port out of range
+        "http://example.com:0/song.mp3",
+        "http://example.com:http/song.mp3",  # not a number
+        "http://example.com:-80/song.mp3",
+        "http://[::1/song.mp3",  # unclosed IPv6 bracket
+        "http://[::1]x/song.mp3",
+        "http://[not-an-address]/song.mp3",
+        "http://example.com:\uff18\uff10/song.mp3",  # fullwidth digits
+        "http://example.com:\u0668\u0660/song.mp3",  # Arabic-Indic digits
+        "http://example.com\uff1a80/song.mp3",  # fullwidth colon
+        "http://example.com\ua789/song.mp3",  # modifier letter colon
+        "http://exa mple.com/song.mp3",
+        "http://example.com/so\nng.mp3",
+        "http://user:pass@example.com/song.mp3",
+    ],
+)
+def test_malformed_links_are_refused_as_invalid_before_any_lookup(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[object] = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: looked_up.append(a) or [])
+    with pytest.raises(LinkError) as err:
+        check_url(url)
+    assert err.value.code == "invalid_url"
+    assert err.value.message.endswith(".")
+    assert looked_up == []
+
+
+def test_a_manifest_whose_track_is_a_playlist_of_a_local_file_brings_nothing_local(
+    site: _Site, tmp_path: Path
+) -> None:
+    """yt-dlp's m4a fixup would run ffmpeg on the 'track', which follows it to a local file."""
+    secret = make_song(tmp_path / "secret.mp3", 5, seed=7)
+    m3u8 = (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n"
+        f"#EXTINF:5.0,\nfile://{secret}\n#EXT-X-ENDLIST\n"
+    ).encode()
+    mpd = (
+        '<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
+        'mediaPresentationDuration="PT5S" minBufferTime="PT1S" '
+        'profiles="urn:mpeg:dash:profile:isoff-on-demand:2011"><Period>'
+        '<AdaptationSet mimeType="audio/mp4" contentType="audio">'
+        '<Representation id="a" bandwidth="128000" codecs="mp4a.40.2" audioSamplingRate="44100">'
+        f"<BaseURL>{site.base}/track.m4a</BaseURL></Representation></AdaptationSet>"
+        "</Period></MPD>"
+    ).encode()
+    site.routes["/manifest.mpd"] = (200, {"Content-Type": "application/dash+xml"}, mpd)
+    site.routes["/track.m4a"] = (200, {"Content-Type": "audio/mp4"}, m3u8)
+    with pytest.raises(LinkError) as err:
+        _import(site, "/manifest.mpd", tmp_path / "dl")
+    assert err.value.code == "not_audio"
+    assert "/track.m4a" in site.hits  # fetched, but only as the bytes the site sent
+    assert not any((tmp_path / "dl").iterdir())
+
+
+def test_the_process_guard_lets_only_the_allowed_programs_start(tmp_path: Path) -> None:
+    allowed = shutil.which("true")
+    assert allowed is not None
+    guard = ProcessGuard([allowed])
+    guard.install()
+    try:
+        with pytest.raises(BlockedProcessError):
+            subprocess.run(["ffmpeg", "-version"], capture_output=True, check=False)
+        with pytest.raises(BlockedProcessError):
+            subprocess.run("true", shell=True, check=False)
+        assert subprocess.run([allowed], check=False).returncode == 0
+        assert subprocess.run(["true"], check=False).returncode == 0  # the same, by PATH
+    finally:
+        guard.uninstall()
+    assert guard.refused == ["ffmpeg", "a shell"]
+    assert subprocess.run(["ffmpeg", "-version"], capture_output=True, check=False).returncode == 0
+
+
+def test_a_page_with_only_a_stream_says_so_in_plain_words(site: _Site, tmp_path: Path) -> None:
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:5.0,\nseg0.ts\n#EXT-X-ENDLIST\n"
+    site.routes["/live/index.m3u8"] = (200, {"Content-Type": "application/x-mpegURL"}, playlist)
+    with pytest.raises(LinkError) as err:
+        _import(site, "/live/index.m3u8", tmp_path / "dl")
+    assert err.value.code == "stream_only"
+    assert "upload the file" in err.value.message
+    assert "/live/seg0.ts" not in site.hits
+
+
+def test_youtube_s_bot_check_gets_its_own_code_and_words() -> None:
+    from yt_dlp.utils import DownloadError
+
+    said = (
+        "ERROR: [youtube] dQw4w9WgXcQ: Sign in to confirm you\u2019re not a bot. Use "
+        "--cookies-from-browser or --cookies for the authentication."
+    )
+    refusal = _classify(DownloadError(said), [], [])
+    assert refusal.code == "bot_check"
+    assert "upload the file" in refusal.message
+    assert "cookies" not in refusal.message and "ERROR" not in refusal.message
+
+
+def test_an_internal_failure_shows_no_traceback_or_yt_dlp_text(
+    site: _Site, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A cookies file that has gone missing makes the fetch process fail unexpectedly.
+    missing = tmp_path / "gone" / "cookies.txt"
+    with pytest.raises(LinkError) as err:
+        _import(site, "/song.mp3", tmp_path / "dl", cookies_file=str(missing))
+    assert err.value.code == "internal"
+    assert err.value.message == "Fetching the link failed unexpectedly. Please try again later."
+    # The operator's log has what happened; the visitor's message has none of it.
+    assert "FileNotFoundError" in caplog.text and str(missing) in caplog.text
+    assert "/song.mp3" not in site.hits
+
+
+class _Proxy:
+    """A local forward HTTP proxy that records what it relayed."""
+
+    def __init__(self) -> None:
+        self.relayed: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.relayed.append(self.path)
+                with urllib.request.urlopen(self.path, timeout=10) as upstream:
+                    body = upstream.read()
+                    self.send_response(upstream.status)
+                    for key, value in upstream.headers.items():
+                        if key.lower() not in ("connection", "transfer-encoding"):
+                            self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_configured_proxy_carries_the_fetch(site: _Site, tmp_path: Path) -> None:
+    proxy = _Proxy()
+    try:
+        audio = _import(site, "/song.mp3", tmp_path / "dl", proxy=f"http://127.0.0.1:{proxy.port}")
+    finally:
+        proxy.close()
+    assert audio.path.read_bytes() == site.routes["/song.mp3"][2]  # type: ignore[attr-defined]
+    assert f"{site.base}/song.mp3" in proxy.relayed
+
+
+def test_the_proxy_is_the_only_exception_the_guard_makes_for_it(target: _Site) -> None:
+    from shared_separation.links.fetch import _proxy_exception
+
+    guard = AddressGuard(_proxy_exception("http://127.0.0.1:3128"))
+    assert guard.permitted("127.0.0.1", 3128)
+    assert not guard.permitted("127.0.0.1", target.port)
+    assert not guard.permitted("10.0.0.1", 3128)
+
+
+def test_the_cookies_file_is_sent_and_never_rewritten(site: _Site, tmp_path: Path) -> None:
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text(
+        "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t4102444800\tsession\tsigned-in\n"
+    )
+    cookies.chmod(0o444)
+    before = (cookies.read_bytes(), cookies.stat().st_mtime_ns)
+    audio = _import(site, "/song.mp3", tmp_path / "dl", cookies_file=str(cookies))
+    assert audio.path.is_file()  # type: ignore[attr-defined]
+    assert any("session=signed-in" in h.get("Cookie", "") for h in site.headers)
+    assert (cookies.read_bytes(), cookies.stat().st_mtime_ns) == before
