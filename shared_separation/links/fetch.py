@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared_separation.links import runtime
 from shared_separation.links.guard import AddressGuard, parse_allow
 
 # The format must come over plain HTTP(S): no HLS/DASH manifests, which could point anywhere
@@ -66,6 +67,8 @@ def _options(req: dict[str, Any], dest: Path, guard_hook: Any, log: _Log) -> dic
         "check_formats": False,
         "lazy_playlist": False,
         "http_headers": {"Accept-Language": "en"},
+        # Last, so that it wins: our deno by its path or no runtime, never one from PATH.
+        **runtime.ytdlp_options(),
     }
 
 
