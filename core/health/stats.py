@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.health import heartbeat
 from core.jobs.models import Job, Separation
 from core.jobs.services import LIGHT_QUEUE, PRIORITY_QUEUE, QUEUE
+from shared_separation.links import runtime
 
 QUEUES = (PRIORITY_QUEUE, QUEUE, LIGHT_QUEUE, "bot")
 # kombu's Redis transport keeps a queue's messages of priority p > 0 under "<queue>\x06\x16<p>".
@@ -49,6 +50,8 @@ class Snapshot:
     workers: list[WorkerStats] = field(default_factory=list)
     window_seconds: float = 0.0
     redis_error: str = ""
+    # yt-dlp, its solver and runtime as installed on this host (the same lock as the workers').
+    link_runtime: runtime.RuntimeStatus | None = None
 
 
 def queue_depths(conn: redis.Redis) -> dict[str, int]:
@@ -70,7 +73,7 @@ def _counts(model: type[Job] | type[Separation]) -> dict[str, int]:
     return counts
 
 
-def snapshot() -> Snapshot:
+def snapshot(*, link_runtime: bool = True) -> Snapshot:
     """Read the pool's state now; Redis being away leaves its parts empty, not an error."""
     now = timezone.now()
     window = timedelta(seconds=settings.METRICS_SPEED_WINDOW)
@@ -83,6 +86,8 @@ def snapshot() -> Snapshot:
         separations=_counts(Separation),
         oldest_queued_seconds=(now - oldest).total_seconds() if oldest else None,
         window_seconds=window.total_seconds(),
+        # About 30 ms of package metadata: the admin page asks for it, /metrics does not.
+        link_runtime=runtime.status() if link_runtime else None,
     )
     workers: dict[str, WorkerStats] = defaultdict(lambda: WorkerStats(hostname=""))
     try:
