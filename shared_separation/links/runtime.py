@@ -28,12 +28,16 @@ from typing import Any, Literal
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
-INSTALL_FIX = "Run scripts/install.sh (uv sync --frozen), then restart the light workers."
+# Production hosts sync without the dev group, as scripts/install.sh does.
+_RESTART = "(no --no-dev in a development checkout), then restart the light workers and the bot."
+INSTALL_FIX = (
+    "Run scripts/install.sh (uv sync --frozen), then restart the light workers and the bot."
+)
 UPGRADE_FIX = (
     "Run uv lock --upgrade-package yt-dlp --upgrade-package yt-dlp-ejs --upgrade-package deno"
-    " && uv sync --frozen, then restart the light workers."
+    f" && uv sync --frozen --no-dev {_RESTART} See docs/links.md."
 )
-REINSTALL_FIX = "Run uv sync --frozen --reinstall-package deno, then restart the light workers."
+REINSTALL_FIX = f"Run uv sync --frozen --no-dev --reinstall-package deno {_RESTART}"
 _MISSING_COST = "YouTube links will lack formats or fail."
 
 
