@@ -9,3 +9,7 @@ class SharedSeparationConfig(AppConfig):
     """Configure the shared_separation app."""
 
     name = "shared_separation"
+
+    def ready(self) -> None:
+        """Register the system check of the link importer's JavaScript runtime."""
+        from shared_separation import checks  # noqa: F401

@@ -26,7 +26,7 @@ class PoolCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Yield every gauge from one fresh snapshot."""
-        snap = snapshot()
+        snap = snapshot(link_runtime=False)
         depth = GaugeMetricFamily(
             "stemsplit_queue_depth", "Messages waiting in a Celery queue.", labels=["queue"]
         )

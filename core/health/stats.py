@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.health import heartbeat
 from core.jobs.models import Job, LinkImport, Separation
 from core.jobs.services import LIGHT_QUEUE, PRIORITY_QUEUE, QUEUE
+from shared_separation.links import runtime
 
 QUEUES = (PRIORITY_QUEUE, QUEUE, LIGHT_QUEUE, "bot")
 LINK_FAILURE_WINDOW = timedelta(hours=24)
@@ -60,6 +61,9 @@ class Snapshot:
         """Return the links YouTube refused with its "confirm you're not a bot" wall lately."""
         return self.link_failures.get("bot_check", 0)
 
+    # yt-dlp, its solver and runtime as installed on this host (the same lock as the workers').
+    link_runtime: runtime.RuntimeStatus | None = None
+
 
 def queue_depths(conn: redis.Redis) -> dict[str, int]:
     """Return the messages waiting in each queue (not those a worker holds)."""
@@ -80,7 +84,7 @@ def _counts(model: type[Job] | type[Separation]) -> dict[str, int]:
     return counts
 
 
-def snapshot() -> Snapshot:
+def snapshot(*, link_runtime: bool = True) -> Snapshot:
     """Read the pool's state now; Redis being away leaves its parts empty, not an error."""
     now = timezone.now()
     window = timedelta(seconds=settings.METRICS_SPEED_WINDOW)
@@ -93,6 +97,8 @@ def snapshot() -> Snapshot:
         separations=_counts(Separation),
         oldest_queued_seconds=(now - oldest).total_seconds() if oldest else None,
         window_seconds=window.total_seconds(),
+        # About 30 ms of package metadata: the admin page asks for it, /metrics does not.
+        link_runtime=runtime.status() if link_runtime else None,
     )
     workers: dict[str, WorkerStats] = defaultdict(lambda: WorkerStats(hostname=""))
     try:

@@ -13,8 +13,8 @@ import logging
 import re
 import socket
 import subprocess
-import unicodedata
 import sys
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,12 +150,11 @@ def import_link(
     timeout: float = 600.0,
     proxy: str = "",
     cookies_file: str = "",
-    programs: Iterable[str] = (),
 ) -> ImportedAudio:
     """Download a link's audio into the empty folder `dest`, or raise LinkError.
 
     `proxy` carries every connection (the one address the guard lets through for it);
-    `cookies_file` is read, never written; `programs` are the only ones the fetch may start.
+    `cookies_file` is read, never written.
     """
     allow = list(allow)
     url = check_url(url, allow=allow)
@@ -170,7 +169,6 @@ def import_link(
         "socket_timeout": socket_timeout,
         "proxy": proxy,
         "cookies_file": cookies_file,
-        "programs": [str(p) for p in programs],
     }
     try:
         done = subprocess.run(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared_separation.links import runtime
 from shared_separation.links.guard import AddressGuard, ProcessGuard, parse_allow
 from shared_separation.links.messages import too_long_message
 
@@ -88,6 +89,8 @@ def _options(
         "check_formats": False,
         "lazy_playlist": False,
         "http_headers": {"Accept-Language": "en"},
+        # Last, so that it wins: our deno by its path or no runtime, never one from PATH.
+        **runtime.ytdlp_options(),
     }
     if req.get("proxy"):
         options["proxy"] = req["proxy"]
@@ -145,7 +148,9 @@ def fetch(req: dict[str, Any]) -> dict[str, Any]:
     if req.get("proxy"):
         allow |= _proxy_exception(req["proxy"])
     guard = AddressGuard(allow)
-    processes = ProcessGuard(req.get("programs", []))
+    # The JavaScript runtime of YouTube's challenges is the one program yt-dlp may start.
+    deno = runtime.deno_path()
+    processes = ProcessGuard([deno] if deno is not None else [])
     work = Path(tempfile.mkdtemp(prefix="fetch-"))
     guard.install()
     processes.install()

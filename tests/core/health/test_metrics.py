@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yt_dlp
+import yt_dlp_ejs
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
@@ -17,6 +19,7 @@ from pytest_django.fixtures import Settings
 
 from core.health import heartbeat
 from core.jobs.models import Separation
+from shared_separation.links import runtime
 from tests.conftest import start_worker, wait_for
 from tests.factories import finished_job
 
@@ -117,6 +120,25 @@ def test_the_admin_operations_page(pool: Separation, client: Client) -> None:
     assert "2.0x" in html  # 3 s of audio in 1.5 s
     assert "<td>separation</td><td>2</td>" in html
     assert "style=" not in html.split('id="content-main"')[1]
+    # The link importer's yt-dlp, solver and runtime, as installed here.
+    assert f"<td>yt-dlp</td><td>{yt_dlp.version.__version__}</td>" in html
+    assert f"<td>{yt_dlp_ejs.version}</td>" in html
+    deno = runtime.status()
+    assert f"deno {deno.deno_version}, <code>{deno.deno_path}</code>" in html
+    assert 'class="errornote"' not in html
+
+
+def test_the_operations_page_says_what_the_link_importer_lacks_and_the_fix(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "deno_path", lambda: None)
+    staff = User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True)
+    client.force_login(staff)
+    html = client.get("/admin/operations/", headers={"host": "vocals-remover.localhost"}).content
+    text = html.decode()
+    assert "<td>JavaScript runtime</td><td>none</td>" in text
+    assert "The deno JavaScript runtime is not installed" in text
+    assert "Run scripts/install.sh (uv sync --frozen)" in text
 
 
 @pytest.mark.slow

@@ -220,7 +220,12 @@ def test_malformed_links_are_refused_as_invalid_before_any_lookup(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     looked_up: list[object] = []
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: looked_up.append(a) or [])
+
+    def getaddrinfo(*args: object, **kwargs: object) -> list[object]:
+        looked_up.append(args)
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     with pytest.raises(LinkError) as err:
         check_url(url)
     assert err.value.code == "invalid_url"
