@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,16 @@ class Runtime:
 # -- catalogue -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ChartPosition:
+    """Where a song stood on a chart on the day the chart was read."""
+
+    chart: str
+    region: str
+    rank: int
+    day: date
+
+
 def _unique_slug(artist: str, title: str) -> str:
     base = slugify(f"{artist} {title}")[:100] or "song"
     slug, n = base, 1
@@ -109,6 +119,7 @@ def add_song(
     audio: File | None = None,
     origin: str = Song.Origin.COMMAND,
     source_video_id: str = "",
+    chart: ChartPosition | None = None,
 ) -> Song:
     """Add a song to the catalogue and queue it on every channel that is not paused."""
     if not source_url and audio is None:
@@ -122,6 +133,9 @@ def add_song(
             origin=origin,
             source_video_id=source_video_id,
         )
+        if chart is not None:
+            song.chart, song.chart_region = chart.chart, chart.region
+            song.chart_rank, song.chart_date = chart.rank, chart.day
         if audio is not None:
             song.audio.save(Path(audio.name or "audio").name, audio, save=False)
         song.save()
