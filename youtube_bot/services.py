@@ -736,21 +736,50 @@ def authorize(
     return youtube_id, title
 
 
-_TITLE_NOISE = re.compile(
-    r"\s*[\(\[][^\)\]]*(official|video|audio|lyrics?|visuali[sz]er|hd|4k|mv)[^\)\]]*[\)\]]",
+# A bracketed part naming one of these is packaging ("(Official Music Video)", "[4K]"), not
+# part of the song's name; credits ("(feat. X)", "(with X)") are kept whatever they name.
+_PACKAGING = re.compile(
+    r"\b(official|officiel|oficial|video|videoclip|clip|audio|lyrics?|visuali[sz]er|hd|hq|4k|8k"
+    r"|mv|m/v)(?!\w)",
     re.IGNORECASE,
 )
+_BRACKETED = re.compile(r"\s*(\([^()]*\)|\[[^\[\]]*\]|\u3010[^\u3010\u3011]*\u3011)")
+_CREDIT = re.compile(r"^.\s*(feat\.?|ft\.?|featuring|with|prod\.?)\s", re.IGNORECASE)
+_TRAILING_PACKAGING = re.compile(r"\s+(hd|hq|4k|mv|m/v)$", re.IGNORECASE)
+_QUOTES = {"'": "'", '"': '"', "\u2018": "\u2019", "\u201c": "\u201d"}
+_TOPIC = re.compile(r"\s+-\s+Topic$")
+
+
+def _drop_packaging(match: re.Match[str]) -> str:
+    part = match.group(1)
+    return match.group(0) if _CREDIT.match(part) or not _PACKAGING.search(part) else ""
+
+
+def _unquote(text: str) -> str:
+    if len(text) > 2 and _QUOTES.get(text[0]) == text[-1]:
+        return text[1:-1].strip()
+    return text
 
 
 def split_video_title(video_title: str, owner: str) -> tuple[str, str]:
     """Return (artist, title) from "Artist - Title (Official Video)", else the owner's name."""
-    text = _TITLE_NOISE.sub("", video_title).strip()
-    for dash in (" - ", " \u2013 ", " \u2014 "):  # hyphen, en dash, em dash
-        if dash in text:
-            artist, title = text.split(dash, 1)
-            return artist.strip(), title.strip()
-    artist = re.sub(r"( - Topic|VEVO)$", "", owner).strip()
-    return artist or "Unknown artist", text
+    # What follows " | " is packaging too ("| Official Video", an album's name).
+    text = video_title.split(" | ", 1)[0]
+    while (cleaner := _BRACKETED.sub(_drop_packaging, text)) != text:
+        text = cleaner  # again for "(Official Video (HD))"
+    text = _TRAILING_PACKAGING.sub("", " ".join(text.split())).strip()
+    text = text or " ".join(video_title.split())
+    owner = owner.strip()
+    owner_artist = re.sub(r"VEVO$", "", _TOPIC.sub("", owner)).strip()
+    # A " - Topic" channel is YouTube's own for one artist, and titles its videos with the
+    # song's name alone: a dash there is part of the name ("Something - Remastered 2009").
+    if not _TOPIC.search(owner):
+        for dash in (" - ", " \u2013 ", " \u2014 "):  # hyphen, en dash, em dash
+            if dash in text:
+                artist, title = (part.strip() for part in text.split(dash, 1))
+                if artist and title:
+                    return artist, _unquote(title)
+    return owner_artist or "Unknown artist", _unquote(text)
 
 
 def playlist_id_from(value: str) -> str:
