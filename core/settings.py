@@ -458,6 +458,8 @@ YOUTUBE_RETRY_MAX_SLEEP = env_float("YOUTUBE_RETRY_MAX_SLEEP", 64.0, minimum=0.0
 # The schedule: a run every so many minutes, advancing at most this many songs per channel.
 YOUTUBE_RUN_EVERY_MINUTES = env_float("YOUTUBE_RUN_EVERY_MINUTES", 15.0, minimum=1.0)
 YOUTUBE_SONGS_PER_RUN = env_int("YOUTUBE_SONGS_PER_RUN", 2, minimum=1)
+# Uploads a channel starts per quota day (0: no cap); chart songs go first, best rank first.
+YOUTUBE_CHANNEL_DAILY_LIMIT = env_int("YOUTUBE_CHANNEL_DAILY_LIMIT", 3, minimum=0)
 # Render and write the metadata, but never upload.
 YOUTUBE_DRY_RUN = env_bool("YOUTUBE_DRY_RUN", False)
 # Link import limits for catalogue songs, and extra host:port pairs the address guard allows.

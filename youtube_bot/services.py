@@ -478,6 +478,37 @@ def _handle(publication: Publication, error: yt.YouTubeError, now: datetime) -> 
     return fail(publication, error.code, error.message)
 
 
+def uploads_today(channel: Channel, now: datetime | None = None) -> int:
+    """Return the channel's uploads of this quota day: finished today, or under way."""
+    now = now or timezone.now()
+    return (
+        Publication.objects.filter(channel=channel)
+        .filter(
+            Q(uploaded_at__gte=quota.day_start(now), uploaded_at__lt=quota.next_reset(now))
+            | Q(status=Status.UPLOADING)
+        )
+        .count()
+    )
+
+
+def uploads_left(channel: Channel, now: datetime | None = None) -> int | None:
+    """Return how many more uploads the channel may start today; None when there is no cap."""
+    limit = int(settings.YOUTUBE_CHANNEL_DAILY_LIMIT)
+    if limit <= 0:
+        return None
+    return max(0, limit - uploads_today(channel, now))
+
+
+def _park_for_daily_limit(publication: Publication, now: datetime) -> Outcome:
+    until = quota.next_reset(now)
+    message = (
+        f"The channel has started its {settings.YOUTUBE_CHANNEL_DAILY_LIMIT} uploads of today "
+        f"(YOUTUBE_CHANNEL_DAILY_LIMIT); waiting until {until:%Y-%m-%d %H:%M %Z}."
+    )
+    _note(publication, "daily_limit", message, parked_until=until)
+    return Outcome(Step.PARKED, message)
+
+
 def _park_for_quota(publication: Publication, now: datetime) -> Outcome:
     until = quota.next_reset(now)
     message = (
@@ -496,14 +527,20 @@ def _upload(publication: Publication, runtime: Runtime, owner: str) -> Outcome:
         _note(publication, "channel_blocked", f"Channel {channel.slug}: {reason}")
         return Outcome(Step.BLOCKED, reason)
     if publication.status == Status.RENDERED:
-        # Start only with room for the whole upload: insert, thumbnail and playlist.
-        needed = quota.cost("videos.insert") + quota.cost("thumbnails.set")
-        if channel.playlist_id:
-            needed += quota.cost("playlistItems.insert")
-        if not quota.reserve(channel, quota.cost("videos.insert"), require=needed, now=now):
-            return _park_for_quota(publication, now)
-        if not _move(publication, Status.UPLOADING, parked_until=None):
-            return Outcome(Step.BUSY, "the publication changed meanwhile")
+        with transaction.atomic():
+            # Workers starting uploads on one channel take turns, so two never both take the
+            # day's last upload (PostgreSQL locks the row; SQLite runs one writer anyway).
+            Channel.objects.select_for_update().get(pk=channel.pk)
+            if uploads_left(channel, now) == 0:
+                return _park_for_daily_limit(publication, now)
+            # Start only with room for the whole upload: insert, thumbnail and playlist.
+            needed = quota.cost("videos.insert") + quota.cost("thumbnails.set")
+            if channel.playlist_id:
+                needed += quota.cost("playlistItems.insert")
+            if not quota.reserve(channel, quota.cost("videos.insert"), require=needed, now=now):
+                return _park_for_quota(publication, now)
+            if not _move(publication, Status.UPLOADING, parked_until=None):
+                return Outcome(Step.BUSY, "the publication changed meanwhile")
     backoff = runtime.backoff()
     brand = brand_of(channel)
     body = metadata.video_body(publication.song, brand, channel, now=now)
@@ -665,11 +702,21 @@ def run_publication(
     return outcome
 
 
-def due_publications(now: datetime | None = None) -> list[Publication]:
-    """Return what a scheduled run should advance: per channel, the oldest open publications.
+# Chart songs first, by the latest day a chart was read and their best rank on it; then the
+# other songs, oldest first (a song's chart fields stay empty unless a chart import found it).
+POPULAR_FIRST = (
+    F("song__chart_date").desc(nulls_last=True),
+    F("song__chart_rank").asc(nulls_last=True),
+    "created_at",
+)
 
-    A channel whose budget cannot pay for another upload today is still served up to the
-    render, so the videos are ready when the quota comes back.
+
+def due_publications(now: datetime | None = None) -> list[Publication]:
+    """Return what a scheduled run should advance: per channel, the most popular open ones.
+
+    A channel that started its YOUTUBE_CHANNEL_DAILY_LIMIT uploads today is given no rendered
+    video to upload, and one whose budget cannot pay for another upload is parked at the upload;
+    both are still served up to the render, so the videos are ready when the day turns.
     """
     now = now or timezone.now()
     chosen: list[Publication] = []
@@ -683,12 +730,26 @@ def due_publications(now: datetime | None = None) -> list[Publication]:
                 | Q(status=Status.UPLOADED, error_code="", playlist_item_id="")
                 & ~Q(channel__playlist_id="")
             )
-            .select_related("channel")
-            .order_by("created_at")
+            .select_related("channel", "song")
+            .order_by(*POPULAR_FIRST)
         )
+        uploads = None
         if channel.status != Channel.Status.ACTIVE:
             rows = rows.filter(status__in=[Status.QUEUED, Status.FETCHED, Status.SEPARATED])
-        chosen.extend(rows[: settings.YOUTUBE_SONGS_PER_RUN])
+        else:
+            uploads = uploads_left(channel, now)
+            if uploads == 0:
+                rows = rows.exclude(status=Status.RENDERED)
+        picked: list[Publication] = []
+        for publication in rows.iterator(chunk_size=100):
+            if publication.status == Status.RENDERED and uploads is not None:
+                if uploads <= 0:
+                    continue  # the more popular rendered videos take today's last uploads
+                uploads -= 1
+            picked.append(publication)
+            if len(picked) >= settings.YOUTUBE_SONGS_PER_RUN:
+                break
+        chosen.extend(picked)
     return chosen
 
 
