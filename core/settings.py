@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import (
@@ -460,6 +462,7 @@ YOUTUBE_QUOTA_COSTS = {
     "playlistItems.insert": env_int("YOUTUBE_COST_PLAYLIST_ITEMS_INSERT", 50, minimum=0),
     "playlistItems.list": env_int("YOUTUBE_COST_PLAYLIST_ITEMS_LIST", 1, minimum=0),
     "channels.list": env_int("YOUTUBE_COST_CHANNELS_LIST", 1, minimum=0),
+    "videos.list": env_int("YOUTUBE_COST_VIDEOS_LIST", 1, minimum=0),
 }
 # Resumable upload: bytes per request (a multiple of 256 KiB) and retries of a failed request.
 YOUTUBE_CHUNK_SIZE = env_int("YOUTUBE_CHUNK_SIZE", 8 * 1024 * 1024, minimum=256 * 1024)
@@ -468,6 +471,18 @@ YOUTUBE_RETRY_MAX_SLEEP = env_float("YOUTUBE_RETRY_MAX_SLEEP", 64.0, minimum=0.0
 # The schedule: a run every so many minutes, advancing at most this many songs per channel.
 YOUTUBE_RUN_EVERY_MINUTES = env_float("YOUTUBE_RUN_EVERY_MINUTES", 15.0, minimum=1.0)
 YOUTUBE_SONGS_PER_RUN = env_int("YOUTUBE_SONGS_PER_RUN", 2, minimum=1)
+# Uploads a channel starts per quota day (0: no cap); chart songs go first, best rank first.
+YOUTUBE_CHANNEL_DAILY_LIMIT = env_int("YOUTUBE_CHANNEL_DAILY_LIMIT", 3, minimum=0)
+# The chart feed: every day at this hour (UTC) beat reads the top YOUTUBE_CHART_LIMIT of
+# YouTube's most popular music videos in each region (ISO 3166 codes, e.g. "US,GB"; none: off).
+YOUTUBE_CHART_REGIONS = [region.upper() for region in env_list("YOUTUBE_CHART_REGIONS", [])]
+for _region in YOUTUBE_CHART_REGIONS:
+    if not re.fullmatch(r"[A-Z]{2}", _region):
+        raise ImproperlyConfigured(f"YOUTUBE_CHART_REGIONS: not a region code: {_region}")
+YOUTUBE_CHART_LIMIT = env_int("YOUTUBE_CHART_LIMIT", 20, minimum=1)
+YOUTUBE_CHART_HOUR = env_int("YOUTUBE_CHART_HOUR", 8, minimum=0)
+if YOUTUBE_CHART_HOUR > 23:
+    raise ImproperlyConfigured("YOUTUBE_CHART_HOUR must be an hour from 0 to 23")
 # Render and write the metadata, but never upload.
 YOUTUBE_DRY_RUN = env_bool("YOUTUBE_DRY_RUN", False)
 # Link import limits for catalogue songs, and extra host:port pairs the address guard allows.
@@ -493,6 +508,11 @@ CELERY_BEAT_SCHEDULE["youtube-bot-run"] = {
     "task": "youtube_bot.run",
     "schedule": YOUTUBE_RUN_EVERY_MINUTES * 60.0,
 }
+if YOUTUBE_CHART_REGIONS:
+    CELERY_BEAT_SCHEDULE["youtube-bot-charts"] = {
+        "task": "youtube_bot.import_charts",
+        "schedule": crontab(minute=0, hour=YOUTUBE_CHART_HOUR),
+    }
 
 # -- public API (core.api; docs/api.md) ----------------------------------------------------------
 # Requests one API key may make per minute (0: no limit), counted in Redis.

@@ -1,6 +1,8 @@
-"""Admin of the bot: the catalogue, channels with their alerts, and each song's publications."""
+"""Admin of the bot: the catalogue, channels with their alerts, publications, the deny-list."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet, Sum
@@ -8,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from youtube_bot import quota, services
-from youtube_bot.models import Channel, Publication, Song
+from youtube_bot.models import Channel, DeniedSource, Publication, Song
 
 
 class PublicationInline(admin.TabularInline):
@@ -20,12 +22,46 @@ class PublicationInline(admin.TabularInline):
     show_change_link = True
 
 
+class ChartRegionFilter(admin.SimpleListFilter):
+    """Filter by the regions charts were read in (the plain field filter lists a blank one)."""
+
+    title = "chart region"
+    parameter_name = "chart_region"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        """Offer each region a song was found in."""
+        regions = Song.objects.exclude(chart_region="").values_list("chart_region", flat=True)
+        return [(region, region) for region in sorted(set(regions))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Song]) -> QuerySet[Song]:
+        """Keep the songs found in the chosen region."""
+        return queryset.filter(chart_region=self.value()) if self.value() else queryset
+
+
 @admin.register(Song)
 class SongAdmin(admin.ModelAdmin):
-    list_display = ("artist", "title", "origin", "states", "created_at")
-    search_fields = ("artist", "title", "slug", "source_url")
-    list_filter = ("origin", "publications__status")
+    list_display = (
+        "artist",
+        "title",
+        "origin",
+        "chart_region",
+        "chart_rank",
+        "chart_date",
+        "states",
+        "created_at",
+    )
+    search_fields = ("artist", "title", "slug", "source_url", "source_video_id")
+    list_filter = ("origin", ChartRegionFilter, "chart_date", "publications__status")
     prepopulated_fields = {"slug": ("artist", "title")}
+    # Where the song came from is the importer's record, not something to edit.
+    readonly_fields = (
+        "origin",
+        "source_video_id",
+        "chart",
+        "chart_region",
+        "chart_rank",
+        "chart_date",
+    )
     inlines = [PublicationInline]
 
     @admin.display(description="Channels")
@@ -39,6 +75,13 @@ class SongAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             services.queue_song(obj)
+
+
+@admin.register(DeniedSource)
+class DeniedSourceAdmin(admin.ModelAdmin):
+    list_display = ("value", "kind", "note", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("value", "note")
 
 
 @admin.register(Channel)

@@ -7,6 +7,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from core.jobs.models import Job
 
@@ -84,6 +85,7 @@ class Song(models.Model):
         ADMIN = "admin", "Admin"
         COMMAND = "command", "Command"
         PLAYLIST = "playlist", "YouTube playlist"
+        CHART = "chart", "YouTube chart"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=200)
@@ -97,8 +99,14 @@ class Song(models.Model):
         help_text="The song's audio; fetched from the link when empty.",
     )
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.ADMIN)
-    # The video a playlist import found, so importing the playlist again adds nothing twice.
+    # The video a playlist or chart import found, so importing again adds nothing twice.
     source_video_id = models.CharField(max_length=32, blank=True)
+    # Where a chart import found the song; the best rank of the latest day it was seen there
+    # decides which chart song is published first.
+    chart = models.CharField(max_length=64, blank=True, help_text="E.g. youtube-music-mostpopular.")
+    chart_region = models.CharField(max_length=2, blank=True, db_index=True)
+    chart_rank = models.PositiveIntegerField(null=True, blank=True)
+    chart_date = models.DateField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -192,3 +200,39 @@ class Publication(models.Model):
     def video_url(self) -> str:
         """Return the watch link once uploaded."""
         return f"https://www.youtube.com/watch?v={self.video_id}" if self.video_id else ""
+
+
+class DeniedSource(models.Model):
+    """An artist or a YouTube channel that asked not to be used: chart imports skip its videos."""
+
+    class Kind(models.TextChoices):
+        ARTIST = "artist", "Artist"
+        CHANNEL = "channel", "YouTube channel"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(
+        max_length=200,
+        help_text="The artist's name, or the channel's id (UC...) or name; case does not matter.",
+    )
+    note = models.TextField(blank=True, help_text="Who asked, when, how.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                "kind",
+                Lower("value"),
+                name="one_denied_source_per_value",
+                violation_error_message="This artist or channel is on the list already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+    def clean(self) -> None:
+        """Store the value without surrounding spaces, which would never match."""
+        self.value = self.value.strip()
+        if not self.value:
+            raise ValidationError({"value": "Give the name or id to deny."})

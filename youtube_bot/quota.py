@@ -26,6 +26,11 @@ def quota_day(now: datetime | None = None) -> date:
     return (now or timezone.now()).astimezone(PACIFIC).date()
 
 
+def day_start(now: datetime | None = None) -> datetime:
+    """Return the instant the current quota day started."""
+    return datetime.combine(quota_day(now), time.min, tzinfo=PACIFIC)
+
+
 def next_reset(now: datetime | None = None) -> datetime:
     """Return the instant the next quota day starts."""
     day = quota_day(now) + timedelta(days=1)

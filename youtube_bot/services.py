@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,16 @@ class Runtime:
 # -- catalogue -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ChartPosition:
+    """Where a song stood on a chart on the day the chart was read."""
+
+    chart: str
+    region: str
+    rank: int
+    day: date
+
+
 def _unique_slug(artist: str, title: str) -> str:
     base = slugify(f"{artist} {title}")[:100] or "song"
     slug, n = base, 1
@@ -110,6 +120,7 @@ def add_song(
     audio: File | None = None,
     origin: str = Song.Origin.COMMAND,
     source_video_id: str = "",
+    chart: ChartPosition | None = None,
 ) -> Song:
     """Add a song to the catalogue and queue it on every channel that is not paused."""
     if not source_url and audio is None:
@@ -123,6 +134,9 @@ def add_song(
             origin=origin,
             source_video_id=source_video_id,
         )
+        if chart is not None:
+            song.chart, song.chart_region = chart.chart, chart.region
+            song.chart_rank, song.chart_date = chart.rank, chart.day
         if audio is not None:
             song.audio.save(Path(audio.name or "audio").name, audio, save=False)
         song.save()
@@ -488,6 +502,37 @@ def _handle(publication: Publication, error: yt.YouTubeError, now: datetime) -> 
     return fail(publication, error.code, error.message)
 
 
+def uploads_today(channel: Channel, now: datetime | None = None) -> int:
+    """Return the channel's uploads of this quota day: finished today, or under way."""
+    now = now or timezone.now()
+    return (
+        Publication.objects.filter(channel=channel)
+        .filter(
+            Q(uploaded_at__gte=quota.day_start(now), uploaded_at__lt=quota.next_reset(now))
+            | Q(status=Status.UPLOADING)
+        )
+        .count()
+    )
+
+
+def uploads_left(channel: Channel, now: datetime | None = None) -> int | None:
+    """Return how many more uploads the channel may start today; None when there is no cap."""
+    limit = int(settings.YOUTUBE_CHANNEL_DAILY_LIMIT)
+    if limit <= 0:
+        return None
+    return max(0, limit - uploads_today(channel, now))
+
+
+def _park_for_daily_limit(publication: Publication, now: datetime) -> Outcome:
+    until = quota.next_reset(now)
+    message = (
+        f"The channel has started its {settings.YOUTUBE_CHANNEL_DAILY_LIMIT} uploads of today "
+        f"(YOUTUBE_CHANNEL_DAILY_LIMIT); waiting until {until:%Y-%m-%d %H:%M %Z}."
+    )
+    _note(publication, "daily_limit", message, parked_until=until)
+    return Outcome(Step.PARKED, message)
+
+
 def _park_for_quota(publication: Publication, now: datetime) -> Outcome:
     until = quota.next_reset(now)
     message = (
@@ -506,14 +551,20 @@ def _upload(publication: Publication, runtime: Runtime, owner: str) -> Outcome:
         _note(publication, "channel_blocked", f"Channel {channel.slug}: {reason}")
         return Outcome(Step.BLOCKED, reason)
     if publication.status == Status.RENDERED:
-        # Start only with room for the whole upload: insert, thumbnail and playlist.
-        needed = quota.cost("videos.insert") + quota.cost("thumbnails.set")
-        if channel.playlist_id:
-            needed += quota.cost("playlistItems.insert")
-        if not quota.reserve(channel, quota.cost("videos.insert"), require=needed, now=now):
-            return _park_for_quota(publication, now)
-        if not _move(publication, Status.UPLOADING, parked_until=None):
-            return Outcome(Step.BUSY, "the publication changed meanwhile")
+        with transaction.atomic():
+            # Workers starting uploads on one channel take turns, so two never both take the
+            # day's last upload (PostgreSQL locks the row; SQLite runs one writer anyway).
+            Channel.objects.select_for_update().get(pk=channel.pk)
+            if uploads_left(channel, now) == 0:
+                return _park_for_daily_limit(publication, now)
+            # Start only with room for the whole upload: insert, thumbnail and playlist.
+            needed = quota.cost("videos.insert") + quota.cost("thumbnails.set")
+            if channel.playlist_id:
+                needed += quota.cost("playlistItems.insert")
+            if not quota.reserve(channel, quota.cost("videos.insert"), require=needed, now=now):
+                return _park_for_quota(publication, now)
+            if not _move(publication, Status.UPLOADING, parked_until=None):
+                return Outcome(Step.BUSY, "the publication changed meanwhile")
     backoff = runtime.backoff()
     brand = brand_of(channel)
     body = metadata.video_body(publication.song, brand, channel, now=now)
@@ -675,11 +726,21 @@ def run_publication(
     return outcome
 
 
-def due_publications(now: datetime | None = None) -> list[Publication]:
-    """Return what a scheduled run should advance: per channel, the oldest open publications.
+# Chart songs first, by the latest day a chart was read and their best rank on it; then the
+# other songs, oldest first (a song's chart fields stay empty unless a chart import found it).
+POPULAR_FIRST = (
+    F("song__chart_date").desc(nulls_last=True),
+    F("song__chart_rank").asc(nulls_last=True),
+    "created_at",
+)
 
-    A channel whose budget cannot pay for another upload today is still served up to the
-    render, so the videos are ready when the quota comes back.
+
+def due_publications(now: datetime | None = None) -> list[Publication]:
+    """Return what a scheduled run should advance: per channel, the most popular open ones.
+
+    A channel that started its YOUTUBE_CHANNEL_DAILY_LIMIT uploads today is given no rendered
+    video to upload, and one whose budget cannot pay for another upload is parked at the upload;
+    both are still served up to the render, so the videos are ready when the day turns.
     """
     now = now or timezone.now()
     chosen: list[Publication] = []
@@ -693,12 +754,26 @@ def due_publications(now: datetime | None = None) -> list[Publication]:
                 | Q(status=Status.UPLOADED, error_code="", playlist_item_id="")
                 & ~Q(channel__playlist_id="")
             )
-            .select_related("channel")
-            .order_by("created_at")
+            .select_related("channel", "song")
+            .order_by(*POPULAR_FIRST)
         )
+        uploads = None
         if channel.status != Channel.Status.ACTIVE:
             rows = rows.filter(status__in=[Status.QUEUED, Status.FETCHED, Status.SEPARATED])
-        chosen.extend(rows[: settings.YOUTUBE_SONGS_PER_RUN])
+        else:
+            uploads = uploads_left(channel, now)
+            if uploads == 0:
+                rows = rows.exclude(status=Status.RENDERED)
+        picked: list[Publication] = []
+        for publication in rows.iterator(chunk_size=100):
+            if publication.status == Status.RENDERED and uploads is not None:
+                if uploads <= 0:
+                    continue  # the more popular rendered videos take today's last uploads
+                uploads -= 1
+            picked.append(publication)
+            if len(picked) >= settings.YOUTUBE_SONGS_PER_RUN:
+                break
+        chosen.extend(picked)
     return chosen
 
 
@@ -746,21 +821,50 @@ def authorize(
     return youtube_id, title
 
 
-_TITLE_NOISE = re.compile(
-    r"\s*[\(\[][^\)\]]*(official|video|audio|lyrics?|visuali[sz]er|hd|4k|mv)[^\)\]]*[\)\]]",
+# A bracketed part naming one of these is packaging ("(Official Music Video)", "[4K]"), not
+# part of the song's name; credits ("(feat. X)", "(with X)") are kept whatever they name.
+_PACKAGING = re.compile(
+    r"\b(official|officiel|oficial|video|videoclip|clip|audio|lyrics?|visuali[sz]er|hd|hq|4k|8k"
+    r"|mv|m/v)(?!\w)",
     re.IGNORECASE,
 )
+_BRACKETED = re.compile(r"\s*(\([^()]*\)|\[[^\[\]]*\]|\u3010[^\u3010\u3011]*\u3011)")
+_CREDIT = re.compile(r"^.\s*(feat\.?|ft\.?|featuring|with|prod\.?)\s", re.IGNORECASE)
+_TRAILING_PACKAGING = re.compile(r"\s+(hd|hq|4k|mv|m/v)$", re.IGNORECASE)
+_QUOTES = {"'": "'", '"': '"', "\u2018": "\u2019", "\u201c": "\u201d"}
+_TOPIC = re.compile(r"\s+-\s+Topic$")
+
+
+def _drop_packaging(match: re.Match[str]) -> str:
+    part = match.group(1)
+    return match.group(0) if _CREDIT.match(part) or not _PACKAGING.search(part) else ""
+
+
+def _unquote(text: str) -> str:
+    if len(text) > 2 and _QUOTES.get(text[0]) == text[-1]:
+        return text[1:-1].strip()
+    return text
 
 
 def split_video_title(video_title: str, owner: str) -> tuple[str, str]:
     """Return (artist, title) from "Artist - Title (Official Video)", else the owner's name."""
-    text = _TITLE_NOISE.sub("", video_title).strip()
-    for dash in (" - ", " \u2013 ", " \u2014 "):  # hyphen, en dash, em dash
-        if dash in text:
-            artist, title = text.split(dash, 1)
-            return artist.strip(), title.strip()
-    artist = re.sub(r"( - Topic|VEVO)$", "", owner).strip()
-    return artist or "Unknown artist", text
+    # What follows " | " is packaging too ("| Official Video", an album's name).
+    text = video_title.split(" | ", 1)[0]
+    while (cleaner := _BRACKETED.sub(_drop_packaging, text)) != text:
+        text = cleaner  # again for "(Official Video (HD))"
+    text = _TRAILING_PACKAGING.sub("", " ".join(text.split())).strip()
+    text = text or " ".join(video_title.split())
+    owner = owner.strip()
+    owner_artist = re.sub(r"VEVO$", "", _TOPIC.sub("", owner)).strip()
+    # A " - Topic" channel is YouTube's own for one artist, and titles its videos with the
+    # song's name alone: a dash there is part of the name ("Something - Remastered 2009").
+    if not _TOPIC.search(owner):
+        for dash in (" - ", " \u2013 ", " \u2014 "):  # hyphen, en dash, em dash
+            if dash in text:
+                artist, title = (part.strip() for part in text.split(dash, 1))
+                if artist and title:
+                    return artist, _unquote(title)
+    return owner_artist or "Unknown artist", _unquote(text)
 
 
 def playlist_id_from(value: str) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
+from django.conf import settings
 
-from youtube_bot import services
+from youtube_bot import chart, services
+from youtube_bot import youtube as yt
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +39,25 @@ def run() -> int:
         advance.delay(str(publication.pk))
     logger.info("youtube bot run: %d publications due", len(due))
     return len(due)
+
+
+@shared_task(name="youtube_bot.import_charts")
+def import_charts() -> int:
+    """Add the new songs of each region's chart in YOUTUBE_CHART_REGIONS; return how many."""
+    if not settings.YOUTUBE_CHART_REGIONS:
+        return 0
+    channel = chart.default_channel()
+    if channel is None:
+        logger.warning("charts not read: no active channel with credentials")
+        return 0
+    added = 0
+    for region in settings.YOUTUBE_CHART_REGIONS:
+        try:
+            result = chart.import_chart(channel, region, limit=settings.YOUTUBE_CHART_LIMIT)
+        except yt.YouTubeError as error:
+            logger.error("chart %s not read: %s", region, error.message)
+            if error.kind in (yt.Kind.QUOTA, yt.Kind.AUTH):
+                break  # the next region would be refused the same way
+            continue
+        added += len(result.songs)
+    return added

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
 from youtube_bot import services
-from youtube_bot.models import Channel, Publication
+from youtube_bot.models import Channel, DeniedSource, Publication, Song
 
 
 @pytest.fixture
@@ -83,3 +85,38 @@ def test_a_song_needs_a_link_or_a_file(db: None) -> None:
 
     with pytest.raises(ValidationError, match="link or an audio file"):
         Song(title="T", artist="A", slug="a-t").full_clean()
+
+
+def test_the_song_list_shows_where_each_song_came_from(
+    admin: Client, channels: tuple[Channel, Channel]
+) -> None:
+    position = services.ChartPosition("youtube-music-mostpopular", "GB", 7, date(2026, 3, 3))
+    services.add_song(
+        title="Espresso", artist="Sabrina Carpenter", origin=Song.Origin.CHART,
+        source_url="https://www.youtube.com/watch?v=esp", source_video_id="esp", chart=position,
+    )  # fmt: skip
+    services.add_song(title="Hello", artist="Adele", source_url="https://e.com/a")
+    page = admin.get("/admin/youtube_bot/song/?origin__exact=chart").content.decode()
+    assert "Espresso" in page and "Hello" not in page
+    row = page[page.index('<td class="field-origin">') :].split("</tr>")[0]
+    assert '<td class="field-origin">YouTube chart</td>' in row
+    assert '<td class="field-chart_region">GB</td><td class="field-chart_rank">7</td>' in row
+    assert "March 3, 2026" in row
+    assert '<a href="?chart_region=GB&amp;origin__exact=chart">GB</a>' in page
+    by_region = admin.get("/admin/youtube_bot/song/?chart_region=US").content.decode()
+    assert "Espresso" not in by_region and "0 songs" in by_region
+
+
+def test_the_deny_list_is_edited_in_the_admin(admin: Client) -> None:
+    answer = admin.post(
+        "/admin/youtube_bot/deniedsource/add/",
+        {"kind": "artist", "value": "  Some Artist ", "note": "Asked by e-mail on 2 March."},
+    )
+    assert answer.status_code == 302
+    assert DeniedSource.objects.get().value == "Some Artist"
+    again = admin.post(
+        "/admin/youtube_bot/deniedsource/add/", {"kind": "artist", "value": "SOME ARTIST"}
+    )
+    assert "on the list already" in again.content.decode()
+    listing = admin.get("/admin/youtube_bot/deniedsource/").content.decode()
+    assert "Some Artist" in listing and "Asked by e-mail" in listing

@@ -223,3 +223,31 @@ def test_split_video_title() -> None:
         "Miley Cyrus",
         "Flowers",
     )
+
+
+@pytest.mark.parametrize(
+    ("video_title", "owner", "expected"),
+    [
+        ("Artist - Title (Official Video) [4K]", "Artist", ("Artist", "Title")),
+        ("Doja Cat - Paint The Town Red [Official Audio]", "DojaCatVEVO",
+         ("Doja Cat", "Paint The Town Red")),
+        ("Benson Boone - Beautiful Things (Lyric Video)", "Benson Boone",
+         ("Benson Boone", "Beautiful Things")),
+        ("Sabrina Carpenter - Espresso | Official Video", "x", ("Sabrina Carpenter", "Espresso")),
+        ("Post Malone - I Had Some Help ft. Morgan Wallen (Official Video)", "PostMaloneVEVO",
+         ("Post Malone", "I Had Some Help ft. Morgan Wallen")),
+        ("Shaboozey - A Bar Song (Tipsy) (feat. Video Star) [Official Visualizer]", "x",
+         ("Shaboozey", "A Bar Song (Tipsy) (feat. Video Star)")),
+        ("Kendrick Lamar - Not Like Us (Official Video (HD))", "x",
+         ("Kendrick Lamar", "Not Like Us")),
+        ("BLACKPINK - 'Shut Down' M/V", "BLACKPINK", ("BLACKPINK", "Shut Down")),
+        ("Audioslave - Like a Stone (Audio)", "x", ("Audioslave", "Like a Stone")),
+        ("Something - Remastered 2009", "The Beatles - Topic",
+         ("The Beatles", "Something - Remastered 2009")),
+        ("Hello (Official Video)", "AdeleVEVO", ("Adele", "Hello")),
+        ("Song \u2013 Name (Official Video)", "x", ("Song", "Name")),
+        ("Untitled", "", ("Unknown artist", "Untitled")),
+    ],
+)  # fmt: skip
+def test_video_titles_are_cleaned(video_title: str, owner: str, expected: tuple[str, str]) -> None:
+    assert services.split_video_title(video_title, owner) == expected

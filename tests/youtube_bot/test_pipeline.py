@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from core.brands import registry
 from core.jobs.models import Job
+from tests.youtube_bot.conftest import Recording, rendered
 from youtube_bot import crypto, metadata, quota, services
 from youtube_bot import youtube as yt
 from youtube_bot.models import Channel, Publication, Song
-from youtube_bot.services import Step
+from youtube_bot.services import ChartPosition, Runtime, Step
 
 
 @pytest.fixture
@@ -248,3 +249,83 @@ def test_a_run_takes_the_oldest_songs_per_channel_up_to_the_setting(
         ("vocals-remover", "S0"),
         ("vocals-remover", "S1"),
     ]
+
+
+def _song(title: str, chart_day: date | None = None, rank: int = 0) -> Song:
+    """Add a song, found on the US chart at that rank on that day when a day is given."""
+    position = None
+    if chart_day is not None:
+        position = ChartPosition("youtube-music-mostpopular", "US", rank, chart_day)
+    return services.add_song(
+        title=title, artist="A", source_url=f"https://e.com/{title}", chart=position
+    )
+
+
+def test_a_run_takes_the_latest_charts_best_ranks_first_then_the_other_songs_oldest_first(
+    channels: tuple[Channel, Channel],
+) -> None:
+    today = timezone.localdate()
+    _song("Old1")
+    _song("Rank5", today, 5)
+    _song("Old2")
+    _song("Rank1", today, 1)
+    _song("Yesterday1", today - timedelta(days=1), 1)
+    with override_settings(YOUTUBE_SONGS_PER_RUN=5):
+        due = services.due_publications()
+    for slug in ("vocals-remover", "acapella-extractor"):
+        assert [p.song.title for p in due if p.channel.slug == slug] == [
+            "Rank1",
+            "Rank5",
+            "Yesterday1",
+            "Old1",
+            "Old2",
+        ]
+
+
+def test_a_channel_uploads_at_most_its_daily_limit_most_popular_first(
+    channels: tuple[Channel, Channel],
+) -> None:
+    vr, ae = channels
+    today = timezone.localdate()
+    now = timezone.now()
+    done = [_song(f"Done{n}") for n in range(3)]
+    top, second = _song("Top", today, 1), _song("Second", today, 2)
+    _song("Queued")
+    for song in (top, second):
+        rendered(song, vr)
+    # Two uploads already this quota day, one just before it began (it counts for yesterday).
+    finished = {"status": "uploaded", "thumbnail_set": True, "playlist_item_id": "PLI"}
+    Publication.objects.filter(song__in=done[:2], channel=vr).update(uploaded_at=now, **finished)
+    Publication.objects.filter(song=done[2], channel=vr).update(
+        uploaded_at=quota.day_start(now) - timedelta(seconds=1), **finished
+    )
+
+    def due_on_vr() -> list[str]:
+        with override_settings(YOUTUBE_SONGS_PER_RUN=5, YOUTUBE_CHANNEL_DAILY_LIMIT=3):
+            return [p.song.title for p in services.due_publications() if p.channel == vr]
+
+    assert services.uploads_today(vr, now) == 2
+    # One upload left today: the top song's; the second's video waits, the rest still render.
+    assert due_on_vr() == ["Top", "Queued"]
+    Publication.objects.filter(song=top, channel=vr).update(status="uploading")
+    assert due_on_vr() == ["Top", "Queued"]  # under way: it counts, and it goes on
+    Publication.objects.filter(song=top, channel=vr).update(uploaded_at=now, **finished)
+    assert due_on_vr() == ["Queued"]
+    with override_settings(YOUTUBE_CHANNEL_DAILY_LIMIT=0):  # no cap
+        assert services.uploads_left(vr, now) is None
+        assert {p.song.title for p in services.due_publications() if p.channel == vr} >= {"Second"}
+    # The other channel has uploaded nothing today.
+    with override_settings(YOUTUBE_CHANNEL_DAILY_LIMIT=3):
+        assert services.uploads_left(ae, now) == 3
+    # An upload asked for anyway is parked until the next quota day, without calling YouTube.
+    http = Recording([])
+    pub = Publication.objects.get(song=second, channel=vr)
+    with override_settings(YOUTUBE_CHANNEL_DAILY_LIMIT=3):
+        outcome = services.run_publication(pub.pk, runtime=Runtime(http=http))
+    assert outcome.step is Step.PARKED and "YOUTUBE_CHANNEL_DAILY_LIMIT" in outcome.detail
+    assert http.request_sequence == []
+    pub.refresh_from_db()
+    assert pub.status == Publication.Status.RENDERED and pub.error_code == "daily_limit"
+    assert pub.parked_until == quota.next_reset()
+    vr.refresh_from_db()
+    assert vr.quota_used == 0  # nothing reserved for an upload that did not start
