@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,14 @@ if "STEMSPLIT_TEST_PG_PORT" not in os.environ:
     with socket.socket() as _sock:
         _sock.bind(("127.0.0.1", 0))
         os.environ["STEMSPLIT_TEST_PG_PORT"] = str(_sock.getsockname()[1])
+# yt-dlp's extractor for the local video site of the link tests, a plugin found on the path of
+# this process and of every process it starts (workers and their fetch processes).
+if "STEMSPLIT_TEST_PLUGINS" not in os.environ:
+    os.environ["STEMSPLIT_TEST_PLUGINS"] = str(Path(__file__).resolve().parent / "ytdlp_plugins")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (os.environ["STEMSPLIT_TEST_PLUGINS"], os.environ.get("PYTHONPATH", "")) if p
+    )
+sys.path.append(os.environ["STEMSPLIT_TEST_PLUGINS"])
 os.environ["LINK_ALLOWED_PRIVATE"] = f"127.0.0.1:{os.environ['STEMSPLIT_TEST_LINK_PORT']}"
 os.environ["LINK_ALLOW_GENERIC"] = "true"
 os.environ["DATA_DIR"] = os.environ["STEMSPLIT_TEST_DATA_DIR"]

@@ -243,7 +243,7 @@ def _refuse_link(request: HttpRequest, form: LinkForm, status: int, message: str
 
 @require_POST
 def link_submit(request: HttpRequest) -> HttpResponse:
-    """Take a pasted link, queue its import and send the visitor to the link's page."""
+    """Take a pasted link, queue its import and send the visitor to the link's (or job's) page."""
     brand = _brand(request)
     client = ratelimit.client_id(request)
     form = LinkForm(request.POST)
@@ -266,7 +266,11 @@ def link_submit(request: HttpRequest) -> HttpResponse:
     except LinkError as exc:
         return _refuse_link(request, form, LINK_STATUS.get(exc.code, 400), exc.message)
     ratelimit.record(client)
-    url = reverse("web:link", args=[link.pk])
+    # A video fetched before is already a job: straight to its page.
+    if link.job_id is not None:
+        url = reverse("web:job", args=[link.job_id])
+    else:
+        url = reverse("web:link", args=[link.pk])
     if _wants_json(request):
         return JsonResponse({"redirect": url}, status=201)
     return HttpResponseRedirect(url, status=303)

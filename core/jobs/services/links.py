@@ -133,7 +133,7 @@ def follow_known(link: LinkImport) -> bool:
             with source.file.open("rb") as fh:
                 job = job_from_audio(
                     link,
-                    File(fh, name=_name(media.title, source.file.name)),
+                    File(fh, name=_name(media.title, source.original_name)),
                     duration=source.duration,
                     size=source.size,
                 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 
@@ -19,10 +20,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from core.jobs.models import AudioSource, Job, LinkImport, Separation
+from core.jobs.models import AudioSource, Job, LinkImport, RemoteMedia, Separation
 from shared_separation.tasks import import_link_task
 from tests.audio import make_song
-from tests.conftest import WorkerProcess
+from tests.conftest import WorkerProcess, wait_for
 from tests.core.web.conftest import AE_HOST, VR_HOST
 from tests.factories import stored_files
 from tests.httpsite import Site
@@ -284,3 +285,145 @@ def test_a_link_through_the_real_worker_ends_in_a_downloadable_result(
     assert download.status_code == 200
     assert download["Content-Disposition"] == 'attachment; filename="song (Acapella).mp3"'
     assert site.hits.count("/song.mp3") >= 1
+
+
+VIDEO = "lOcAlTuBe01"
+
+
+def _video_forms(base: str) -> list[str]:
+    """Fifty ways to paste one video of the local video site (its links are YouTube-shaped)."""
+    forms = [
+        f"{base}/watch?v={VIDEO}",
+        f"{base}/watch/?v={VIDEO}",
+        f"{base}/shorts/{VIDEO}",
+        f"{base}/embed/{VIDEO}",
+        f"{base}/v/{VIDEO}",
+        f"{base}/live/{VIDEO}",
+        f"{base}/watch?feature=share&v={VIDEO}",
+        f"{base}/watch?v={VIDEO}&list=RD{VIDEO}&start_radio=1",
+        f"{base}/shorts/{VIDEO}?feature=share",
+        f"{base}/embed/{VIDEO}?autoplay=1",
+    ]
+    forms += [f"{base}/watch?v={VIDEO}&t={t}" for t in range(1, 21)]
+    forms += [f"{base}/shorts/{VIDEO}?si=share{n}" for n in range(10)]
+    forms += [f"{base}/embed/{VIDEO}?start={t}" for t in range(10)]
+    assert len(set(forms)) == 50
+    return forms
+
+
+@pytest.fixture
+def tube(song: bytes) -> Iterator[Site]:
+    """The local video site, with its one video's metadata and audio."""
+    meta = b'{"title": "Local Song", "artist": "The Testers", "duration": 8}'
+    s = Site(
+        {
+            f"/api/{VIDEO}.json": (200, {"Content-Type": "application/json"}, meta),
+            f"/media/{VIDEO}.mp3": (200, {"Content-Type": "audio/mpeg"}, song),
+        },
+        port=LINK_PORT,
+    )
+    yield s
+    s.close()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_fifty_pastes_of_one_video_in_its_url_forms_fetch_it_once(
+    celery_worker: WorkerProcess, tube: Site
+) -> None:
+    media_path = f"/media/{VIDEO}.mp3"
+    forms = _video_forms(tube.base)
+    vr, ae = Client(HTTP_HOST=VR_HOST), Client(HTTP_HOST=AE_HOST)
+    # The first paste's download is held open, so that the next pastes come while it runs.
+    gate = threading.Event()
+    tube.gates[media_path] = gate
+    first = _paste(vr, forms[0])
+    assert first.status_code == 303  # type: ignore[attr-defined]
+    wait_for(lambda: media_path in tube.hits, timeout=120)
+    during = [_paste(ae if n % 2 else vr, url) for n, url in enumerate(forms[1:25], 1)]
+    assert all(r.status_code == 303 for r in during)  # type: ignore[attr-defined]
+    assert all(r["Location"].startswith("/links/") for r in during)  # type: ignore[index]
+    # Every one of them was taken by the worker and left waiting for the first fetch.
+    wait_for(
+        lambda: (
+            LinkImport.objects.filter(status=LinkImport.Status.QUEUED).count() == 24
+            and not LinkImport.objects.filter(status=LinkImport.Status.FETCHING)
+            .exclude(url=forms[0])
+            .exists()
+        ),
+        timeout=120,
+    )
+    gate.set()
+    wait_for(
+        lambda: LinkImport.objects.filter(status=LinkImport.Status.SUCCEEDED).count() == 25,
+        timeout=180,
+    )
+    # Pasted after the fetch: a job at once, no download, straight to the job's page.
+    for n, url in enumerate(forms[25:]):
+        started = time.monotonic()
+        response = _paste(ae if n % 2 else vr, url)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 303  # type: ignore[attr-defined]
+        assert response["Location"].startswith("/jobs/")  # type: ignore[index]
+        assert elapsed < 1.0, f"{url} took {elapsed:.2f} s"
+    assert tube.hits.count(media_path) == 1
+    links = LinkImport.objects.all()
+    assert links.count() == 50
+    assert {link.status for link in links} == {LinkImport.Status.SUCCEEDED}
+    assert len({link.media_id for link in links}) == 1
+    media = RemoteMedia.objects.get()
+    assert (media.extractor, media.media_id, media.fetches) == ("LocalTube", VIDEO, 1)
+    jobs = Job.objects.all()
+    assert jobs.count() == 50
+    assert len({job.separation_id for job in jobs}) == 1  # one separation for both sites
+    assert {job.brand for job in jobs} == {"vocals-remover", "acapella-extractor"}
+    assert {job.original_name for job in jobs} == {"Local Song.mp3"}
+    assert AudioSource.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_known_video_attaches_at_once_and_counts_as_a_use(
+    vr: Client, tube: Site, settings: Settings
+) -> None:
+    """A later paste keeps the stored files for its own retention time, like a new upload."""
+    first = _submit(vr, _video_forms(tube.base)[0])
+    assert import_link_task(str(first.pk)) == "succeeded"
+    first_job = Job.objects.get()
+    again = _paste(vr, _video_forms(tube.base)[7])
+    assert again.status_code == 303  # type: ignore[attr-defined]
+    job = Job.objects.exclude(pk=first_job.pk).get()
+    assert again["Location"] == f"/jobs/{job.pk}/"  # type: ignore[index]
+    assert job.separation_id == first_job.separation_id
+    assert job.created_at > first_job.created_at
+    assert tube.hits.count(f"/media/{VIDEO}.mp3") == 1
+    # Once the stored audio is gone (retention), the next paste fetches it again.
+    source = AudioSource.objects.get()
+    source.file.delete(save=True)
+    refetch = _paste(vr, _video_forms(tube.base)[3])
+    assert refetch["Location"].startswith("/links/")  # type: ignore[index]
+    link = LinkImport.objects.order_by("-created_at").first()
+    assert link is not None
+    assert import_link_task(str(link.pk)) == "succeeded"
+    assert tube.hits.count(f"/media/{VIDEO}.mp3") == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com:99999/song.mp3",
+        "http://example.com:http/song.mp3",
+        "http://[::1/song.mp3",
+        "http://example.com:\uff18\uff10/song.mp3",
+        "http://example.com\uff1a80/song.mp3",
+    ],
+)
+@pytest.mark.django_db
+def test_malformed_links_are_a_400_never_a_500(vr: Client, url: str) -> None:
+    before = stored_files()
+    response = _paste(vr, url)
+    assert response.status_code == 400  # type: ignore[attr-defined]
+    as_json = _paste(vr, url, HTTP_ACCEPT="application/json")
+    assert as_json.status_code == 400  # type: ignore[attr-defined]
+    assert as_json.json()["error"].endswith(".")  # type: ignore[attr-defined]
+    assert LinkImport.objects.count() == 0
+    _nothing_stored(before)
