@@ -485,10 +485,9 @@ if YOUTUBE_CHART_HOUR > 23:
     raise ImproperlyConfigured("YOUTUBE_CHART_HOUR must be an hour from 0 to 23")
 # Render and write the metadata, but never upload.
 YOUTUBE_DRY_RUN = env_bool("YOUTUBE_DRY_RUN", False)
-# Link import limits for catalogue songs, and extra host:port pairs the address guard allows.
+# Link import limits for catalogue songs (fetched under the visitors' LINK_* rules).
 YOUTUBE_MAX_DURATION = env_float("YOUTUBE_MAX_DURATION", 15 * 60.0, minimum=1.0)
 YOUTUBE_MAX_DOWNLOAD_BYTES = env_int("YOUTUBE_MAX_DOWNLOAD_BYTES", 300_000_000, minimum=1)
-YOUTUBE_LINK_ALLOW = env_list("YOUTUBE_LINK_ALLOW", [])
 # The video: frames per second, x264 preset and the font drawtext uses (Debian fonts-dejavu-core).
 YOUTUBE_RENDER_FPS = env_int("YOUTUBE_RENDER_FPS", 25, minimum=1)
 YOUTUBE_RENDER_PRESET = env_str("YOUTUBE_RENDER_PRESET", "superfast")

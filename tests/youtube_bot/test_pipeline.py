@@ -46,7 +46,7 @@ def dead_site() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    with override_settings(YOUTUBE_LINK_ALLOW=[f"127.0.0.1:{port}"]):
+    with override_settings(LINK_ALLOWED_PRIVATE=[f"127.0.0.1:{port}"]):
         yield f"http://127.0.0.1:{port}"
     server.shutdown()
     server.server_close()
@@ -74,7 +74,7 @@ def test_a_dead_link_fails_that_song_with_the_reason_and_the_next_song_goes_on(
     assert outcome.step is Step.FAILED
     pub.refresh_from_db()
     assert pub.status == Publication.Status.FAILED
-    assert pub.error_code.startswith("link_")
+    assert pub.error_code == "link_not_found"
     assert "could not be fetched" in pub.error_message and "gone.mp3" in pub.error_message
     # The other channel's publication of the same song is untouched until its own turn.
     assert Publication.objects.get(song=dead, channel=ae).status == Publication.Status.QUEUED

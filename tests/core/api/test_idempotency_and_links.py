@@ -97,6 +97,11 @@ def test_a_link_is_accepted_and_fetching(account: Account) -> None:
         ("http://[::1]/x", 422, "private_address"),
         ("file:///etc/passwd", 400, "invalid_url"),
         ("ftp://example.com/a.mp3", 400, "invalid_url"),
+        ("http://example.com:99999/a.mp3", 400, "invalid_url"),
+        ("http://example.com:http/a.mp3", 400, "invalid_url"),
+        ("http://[::1/a.mp3", 400, "invalid_url"),
+        ("http://example.com:\uff18\uff10/a.mp3", 400, "invalid_url"),
+        ("http://example.com\uff1a80/a.mp3", 400, "invalid_url"),
     ],
 )
 def test_links_to_private_or_odd_addresses_are_refused(
