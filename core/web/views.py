@@ -291,6 +291,8 @@ def _link_status(link: LinkImport) -> dict[str, Any]:
         "finished": done or failed,
         "redirect": reverse("web:job", args=[link.job_id]) if done else None,
         "error": link.error_message if failed else None,
+        # Stable for scripts: shared_separation.links' codes (bot_check, stream_only, ...).
+        "code": link.error_code if failed else None,
     }
 
 

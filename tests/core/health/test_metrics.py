@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_django.fixtures import Settings
 
 from core.health import heartbeat
-from core.jobs.models import Separation
+from core.jobs.models import LinkImport, Separation
 from shared_separation.links import runtime
 from tests.conftest import start_worker, wait_for
 from tests.factories import finished_job
@@ -139,6 +139,36 @@ def test_the_operations_page_says_what_the_link_importer_lacks_and_the_fix(
     assert "<td>JavaScript runtime</td><td>none</td>" in text
     assert "The deno JavaScript runtime is not installed" in text
     assert "Run scripts/install.sh (uv sync --frozen)" in text
+
+
+def test_youtubes_bot_checks_are_counted_for_the_operator(pool: Separation, client: Client) -> None:
+    now = timezone.now()
+    for n, (code, age) in enumerate(
+        [("bot_check", 1), ("bot_check", 5), ("bot_check", 30), ("not_found", 2)]
+    ):
+        LinkImport.objects.create(
+            url=f"https://www.youtube.com/watch?v=video{n:05d}",
+            stem="vocals",
+            status=LinkImport.Status.FAILED,
+            error_code=code,
+            finished_at=now - timedelta(hours=age),
+        )
+    LinkImport.objects.create(url="https://youtu.be/x", stem="vocals")  # still queued
+    samples = _samples(client.get("/metrics", REMOTE_ADDR="127.0.0.1").content)
+    # The last 24 hours only: the one from 30 hours ago is not counted.
+    assert samples[("stemsplit_link_failures_recent", (("code", "bot_check"),))] == 2
+    assert samples[("stemsplit_link_failures_recent", (("code", "not_found"),))] == 1
+    staff = User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True)
+    client.force_login(staff)
+    html = client.get("/admin/operations/", headers={"host": "vocals-remover.localhost"})
+    text = html.content.decode()
+    assert "<td>bot_check (YouTube's sign-in wall)</td><td>2</td>" in text
+    assert "set <code>LINK_PROXY</code> or <code>LINK_COOKIES_FILE</code>" in text
+
+
+def test_with_no_bot_check_the_gauge_says_zero(pool: Separation, client: Client) -> None:
+    samples = _samples(client.get("/metrics", REMOTE_ADDR="127.0.0.1").content)
+    assert samples[("stemsplit_link_failures_recent", (("code", "bot_check"),))] == 0
 
 
 @pytest.mark.slow

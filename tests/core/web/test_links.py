@@ -121,6 +121,7 @@ def test_a_link_is_fetched_and_becomes_a_job(vr: Client, site: Site) -> None:
         "finished": True,
         "redirect": f"/jobs/{job.pk}/",
         "error": None,
+        "code": None,
     }
     followed = vr.get(f"/links/{link.pk}/")
     assert followed.status_code == 302
@@ -427,3 +428,19 @@ def test_malformed_links_are_a_400_never_a_500(vr: Client, url: str) -> None:
     assert as_json.json()["error"].endswith(".")  # type: ignore[attr-defined]
     assert LinkImport.objects.count() == 0
     _nothing_stored(before)
+
+
+@pytest.mark.django_db
+def test_youtubes_bot_check_reaches_the_visitor_in_plain_words(vr: Client) -> None:
+    from shared_separation.links.fetch import BOT_CHECK_MESSAGE
+
+    link = LinkImport.objects.create(
+        url="https://www.youtube.com/watch?v=dQw4w9WgXcQ", stem="accompaniment",
+        brand="vocals-remover", status=LinkImport.Status.FAILED, error_code="bot_check",
+        error_message=BOT_CHECK_MESSAGE,
+    )  # fmt: skip
+    html = vr.get(f"/links/{link.pk}/").content.decode()
+    assert "sign in to prove it is not a bot" in html
+    assert "upload the file here" in html
+    status = vr.get(f"/links/{link.pk}/status.json").json()
+    assert status["state"] == "failed" and status["code"] == "bot_check"
