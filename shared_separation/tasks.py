@@ -106,9 +106,14 @@ def import_link_task(link_id: str) -> str:
         return "gone"  # already taken (a redelivered message) or finished
     if services.follow_known(link):
         return "attached"
-    if link.media_id is not None and not services.lease_media(link.media_id):
-        services.wait_for_media(link)
-        return "waiting"
+    if link.media_id is not None:
+        if not services.lease_media(link.media_id):
+            services.wait_for_media(link)
+            return "waiting"
+        if services.follow_known(link):
+            # Another link's fetch ended between the first look and the lease: no second one.
+            services.release_media(link.media_id)
+            return "attached"
     url = link.media.url if link.media is not None else link.url
     plan = plans.plan_for(link.owner)
     try:

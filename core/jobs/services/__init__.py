@@ -31,6 +31,7 @@ from core.jobs.services.links import (
     media_for,
     media_for_url,
     ready_source,
+    release_media,
     submit_link,
     wait_for_media,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "prepare_deliveries",
     "ready_source",
     "record_progress",
+    "release_media",
     "release_separation",
     "submit",
     "submit_link",

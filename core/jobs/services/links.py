@@ -217,6 +217,11 @@ def lease_media(media_id: uuid.UUID) -> bool:
     return RemoteMedia.objects.filter(Q(pk=media_id) & free).update(lease_until=now + _lease()) == 1
 
 
+def release_media(media_id: uuid.UUID) -> None:
+    """Give a video's lease back without having fetched it."""
+    RemoteMedia.objects.filter(pk=media_id).update(lease_until=None)
+
+
 def wait_for_media(link: LinkImport) -> None:
     """Put a claimed link back in the queue until its video's fetch by another link ends.
 

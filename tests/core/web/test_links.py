@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -444,3 +445,33 @@ def test_youtubes_bot_check_reaches_the_visitor_in_plain_words(vr: Client) -> No
     assert "upload the file here" in html
     status = vr.get(f"/links/{link.pk}/status.json").json()
     assert status["state"] == "failed" and status["code"] == "bot_check"
+
+
+@pytest.mark.django_db
+def test_a_link_waits_for_a_live_fetch_and_takes_over_a_dead_one(
+    vr: Client, tube: Site, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    link = _submit(vr, _video_forms(tube.base)[4])
+    media = RemoteMedia.objects.get()
+    # Another worker is fetching the video: this link waits, back in the queue, and asks to
+    # be looked at again once that fetch's lease would have run out.
+    RemoteMedia.objects.filter(pk=media.pk).update(
+        lease_until=timezone.now() + timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert import_link_task(str(link.pk)) == "waiting"
+    link.refresh_from_db()
+    assert link.status == LinkImport.Status.QUEUED
+    assert tube.hits == [] and len(callbacks) == 1
+    # That worker died: its lease ran out, and the waiting link fetches the video itself.
+    RemoteMedia.objects.filter(pk=media.pk).update(
+        lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert import_link_task(str(link.pk)) == "succeeded"
+    media.refresh_from_db()
+    assert (media.fetches, media.lease_until) == (1, None)
+    assert tube.hits.count(f"/media/{VIDEO}.mp3") == 1
