@@ -1,0 +1,132 @@
+"""Publications: leases on them, moves between states, failures, requeues, visits."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from youtube_bot.models import Publication, Song
+from youtube_bot.services.runtime import Outcome, Step
+
+logger = logging.getLogger(__name__)
+Status = Publication.Status
+
+# The codes of a publication held back by its channel's credentials: a new token clears them.
+_AUTH_CODES = (
+    "invalid_grant",
+    "refresh_failed",
+    "not_authorized",
+    "undecryptable",
+    "unauthorized",
+    "authError",
+    "no_client",
+    "channel_blocked",
+)
+
+
+def _claim(publication_id: uuid.UUID | str, owner: str) -> Publication | None:
+    """Take the lease on an open publication, or None if another worker holds it."""
+    now = timezone.now()
+    taken = (
+        Publication.objects.filter(pk=publication_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(
+            lease_until=now + timedelta(seconds=settings.YOUTUBE_LEASE_SECONDS), lease_owner=owner
+        )
+    )
+    if taken != 1:
+        return None
+    return Publication.objects.select_related("song", "channel", "job").get(pk=publication_id)
+
+
+def _renew(publication: Publication, owner: str) -> None:
+    """Extend the lease while a long step (a render, an upload) is still making progress."""
+    Publication.objects.filter(pk=publication.pk, lease_owner=owner).update(
+        lease_until=timezone.now() + timedelta(seconds=settings.YOUTUBE_LEASE_SECONDS)
+    )
+
+
+def _release(publication_id: uuid.UUID | str, owner: str) -> None:
+    Publication.objects.filter(pk=publication_id, lease_owner=owner).update(
+        lease_until=None, lease_owner=""
+    )
+
+
+def _move(publication: Publication, to: str, **fields: Any) -> bool:
+    """Move the publication from the state it was loaded in; False if it had changed."""
+    moved = (
+        Publication.objects.filter(pk=publication.pk, status=publication.status).update(
+            status=to, **fields
+        )
+        == 1
+    )
+    if moved:
+        logger.info("publication %s: %s → %s", publication.pk, publication.status, to)
+        publication.status = to
+        for name, value in fields.items():
+            setattr(publication, name, value)
+    return moved
+
+
+def fail(publication: Publication, code: str, message: str) -> Outcome:
+    """Mark an open publication failed with a reason the admin shows."""
+    moved = (
+        Publication.objects.filter(pk=publication.pk, status__in=Publication.OPEN_STATUSES).update(
+            status=Status.FAILED, error_code=code[:32], error_message=message, parked_until=None
+        )
+        == 1
+    )
+    if moved:
+        logger.warning("publication %s failed: %s: %s", publication.pk, code, message)
+    return Outcome(Step.FAILED, message)
+
+
+def _note(publication: Publication, code: str, message: str, **fields: Any) -> None:
+    """Record why an open publication is held back, without changing its state."""
+    Publication.objects.filter(pk=publication.pk).update(
+        error_code=code[:32], error_message=message, **fields
+    )
+
+
+def requeue(publication_id: uuid.UUID | str) -> bool:
+    """Send a failed publication back to the start (an admin action after fixing the cause)."""
+    return (
+        Publication.objects.filter(pk=publication_id, status=Status.FAILED).update(
+            status=Status.QUEUED,
+            error_code="",
+            error_message="",
+            job=None,
+            parked_until=None,
+            attempts=0,
+        )
+        == 1
+    )
+
+
+def give_up(publication_id: uuid.UUID | str, reason: str) -> bool:
+    """Fail a publication whose transient failures did not clear after every retry."""
+    publication = Publication.objects.filter(pk=publication_id).first()
+    if publication is None:
+        return False
+    return (
+        fail(publication, "gave_up", f"Gave up after repeated failures: {reason}").step
+        is Step.FAILED
+    )
+
+
+def record_visit(song: Song, params: dict[str, str]) -> bool:
+    """Count a visit that came from one of the song's videos (by its tracking parameters)."""
+    if params.get("utm_source") != "youtube" or params.get("utm_content") != song.slug:
+        return False
+    return (
+        Publication.objects.filter(
+            song=song, channel__slug=params.get("utm_campaign", ""), status=Status.UPLOADED
+        ).update(visits=F("visits") + 1, last_visit_at=timezone.now())
+        == 1
+    )
