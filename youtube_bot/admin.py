@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
+from core.admin_base import ServiceStateAdmin, report
 from youtube_bot import quota, services
 from youtube_bot.models import Channel, DeniedSource, Publication, Song
 
@@ -20,6 +21,10 @@ class PublicationInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
     show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        """Refuse: publications come from queueing the song (services.queue_song)."""
+        return False
 
 
 class ChartRegionFilter(admin.SimpleListFilter):
@@ -97,8 +102,19 @@ class ChannelAdmin(admin.ModelAdmin):
         "authorized_at",
     )
     list_filter = ("status", "brand")
-    readonly_fields = ("authorized_at", "error", "error_at", "quota_day", "quota_used", "token")
-    actions = ["queue_catalogue"]
+    # Set by the authorization, the pipeline and the quota: only slug, brand, stem, title,
+    # playlist and budget are the operator's.
+    readonly_fields = (
+        "status",
+        "youtube_channel_id",
+        "authorized_at",
+        "error",
+        "error_at",
+        "quota_day",
+        "quota_used",
+        "token",
+    )
+    actions = ["queue_catalogue", "block"]
 
     @admin.display(description="Alert")
     def alert(self, channel: Channel) -> str:
@@ -124,9 +140,46 @@ class ChannelAdmin(admin.ModelAdmin):
         created = sum(services.queue_song(song, queryset) for song in Song.objects.all())
         self.message_user(request, f"{created} publications queued.")
 
+    @admin.action(
+        description="Stop uploads on the selected channels until they are authorized again",
+        permissions=["change"],
+    )
+    def block(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        """Mark them as needing authorization; `youtube_authorize` makes them active again."""
+        changed = skipped = 0
+        for channel in queryset:
+            if channel.status != Channel.Status.ACTIVE:
+                skipped += 1
+                continue
+            message = (
+                f"Stopped from the admin by {request.user.get_username()}; run "
+                f"`manage.py youtube_authorize {channel.slug}` to resume."
+            )
+            services.block_channel(channel, message)
+            if channel.status == Channel.Status.NEEDS_AUTHORIZATION:
+                changed += 1
+            else:
+                skipped += 1
+        report(
+            self,
+            request,
+            changed=changed,
+            skipped=skipped,
+            noun="channel",
+            did="stopped",
+            why="not active",
+        )
+
+    def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
+        """Write only the edited fields, never over the state the services keep changing."""
+        if not change:
+            super().save_model(request, obj, form, change)
+        elif form.changed_data:
+            obj.save(update_fields=form.changed_data)
+
 
 @admin.register(Publication)
-class PublicationAdmin(admin.ModelAdmin):
+class PublicationAdmin(ServiceStateAdmin):
     list_display = (
         "song",
         "channel",
@@ -139,8 +192,7 @@ class PublicationAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "channel", "error_code")
     search_fields = ("song__title", "song__artist", "video_id", "error_message")
-    readonly_fields = [f.name for f in Publication._meta.fields if f.name != "id"]
-    actions = ["requeue"]
+    actions = ["requeue", "stop"]
 
     @admin.display(description="Problem")
     def alert(self, publication: Publication) -> str:
@@ -157,11 +209,48 @@ class PublicationAdmin(admin.ModelAdmin):
             return ""
         return format_html('<a href="{}">{}</a>', publication.video_url, publication.video_id)
 
-    @admin.action(description="Queue the selected failed publications again")
+    @admin.action(
+        description="Queue the selected failed publications again", permissions=["operate"]
+    )
     def requeue(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         """Send failed publications back to the start."""
-        done = sum(services.requeue(p.pk) for p in queryset)
-        self.message_user(request, f"{done} publications queued again.", messages.INFO)
+        ids = list(queryset.values_list("pk", flat=True))
+        done = sum(services.requeue(pk) for pk in ids)
+        report(
+            self,
+            request,
+            changed=done,
+            skipped=len(ids) - done,
+            noun="publication",
+            did="queued again",
+            why="not failed",
+        )
+
+    @admin.action(description="Fail the selected open publications", permissions=["operate"])
+    def stop(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
+        """Fail them with who stopped them; "Queue again" brings one back."""
+        message = f"Stopped from the admin by {request.user.get_username()}."
+        changed = skipped = 0
+        for publication in queryset.select_related("song", "channel"):
+            if publication.status not in Publication.OPEN_STATUSES:
+                skipped += 1
+                continue
+            # fail() reports FAILED whatever it found: the row says whether this call moved it.
+            services.fail(publication, "stopped", message)
+            moved = Publication.objects.filter(
+                pk=publication.pk, status=Publication.Status.FAILED, error_message=message
+            ).exists()
+            changed += moved
+            skipped += not moved
+        report(
+            self,
+            request,
+            changed=changed,
+            skipped=skipped,
+            noun="publication",
+            did="failed",
+            why="not open",
+        )
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, object] | None = None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from core.admin_base import report
+from core.api import services
 from core.api.models import ApiJob, APIKey
 
 
@@ -15,6 +20,29 @@ class UserAPIKeyAdmin(APIKeyModelAdmin):
 
     list_display = ("prefix", "name", "user", "created", "last_used_at", "revoked")
     raw_id_fields = ("user",)
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        """Keep a key's owner, use and revocation to the services; name and expiry stay."""
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return fields
+        return tuple(dict.fromkeys((*fields, "user", "revoked", "last_used_at")))
+
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
+        """Revoke each key for good, as its owner would on the keys page."""
+        keys = list(queryset.select_related("user"))
+        changed = sum(services.revoke_key(key.user, key.pk) for key in keys)
+        report(
+            self,
+            request,
+            changed=changed,
+            skipped=len(keys) - changed,
+            noun="key",
+            did="revoked",
+            why="revoked already",
+        )
 
 
 @admin.register(ApiJob)

@@ -113,3 +113,31 @@ def test_the_admin_lists_keys_and_api_jobs() -> None:
     keys = browser.get("/admin/api/apikey/")
     assert keys.status_code == 200 and "listed key" in keys.content.decode()
     assert browser.get("/admin/api/apijob/").status_code == 200
+
+
+def test_the_admin_revokes_keys_through_the_service_and_edits_only_their_name() -> None:
+    from django.contrib.auth.models import User
+
+    from core.api import services
+
+    owner, other = make_user(), make_user()
+    key, _secret = services.create_key(owner, "old name")
+    admin = User.objects.create_superuser("root", "root@example.com", "x-secret-1")
+    browser = Client(HTTP_HOST=HOST)
+    browser.force_login(admin)
+    url = f"/admin/api/apikey/{key.pk}/change/"
+    page = browser.get(url).content.decode()
+    assert 'name="name"' in page
+    assert 'name="revoked"' not in page and 'name="user"' not in page
+    forged = {"name": "new name", "revoked": "on", "user": str(other.pk)}
+    assert browser.post(url, forged).status_code == 302
+    key.refresh_from_db()
+    assert (key.name, key.revoked, key.user_id) == ("new name", False, owner.pk)
+
+    revoke = {"action": "revoke", "_selected_action": [key.pk]}
+    first = browser.post("/admin/api/apikey/", revoke, follow=True).content.decode()
+    assert "1 key revoked." in first
+    key.refresh_from_db()
+    assert key.revoked
+    again = browser.post("/admin/api/apikey/", revoke, follow=True).content.decode()
+    assert "0 keys revoked; 1 skipped (revoked already)." in again
