@@ -29,11 +29,12 @@ from core.billing import selectors as billing_selectors
 from core.billing.services import InsufficientCredits, credits_for_duration
 from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
+from core.humanize import human_duration, human_size
 from core.jobs import deliveries, selectors, services
+from core.jobs.media import SeparationError
 from core.jobs.models import Job, LinkImport, Separation
 from core.web import live, previews, ratelimit, streaming
-from core.web.forms import LinkForm, UploadForm, human_duration, human_size
-from shared_separation.engine import SeparationError
+from core.web.forms import LinkForm, UploadForm
 from shared_separation.links import LinkError
 
 logger = logging.getLogger(__name__)
