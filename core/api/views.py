@@ -26,11 +26,11 @@ from core.api.pagination import Pagination
 from core.billing import plans
 from core.billing import selectors as billing
 from core.billing.services import InsufficientCredits
-from core.jobs import deliveries
+from core.http import files, ratelimit
+from core.jobs import deliveries, live_streams
 from core.jobs import services as jobs
 from core.jobs.media import SeparationError
 from core.jobs.models import Job
-from core.web import live, ratelimit, streaming
 from shared_separation.links import LinkError
 
 logger = logging.getLogger(__name__)
@@ -318,7 +318,7 @@ class SeparationDownload(APIView):
             logger.error("API delivery failed: %s (%s)", exc.message, exc.code)
             raise ApiError(503, "unavailable", "The file could not be prepared; retry.") from exc
         filename = deliveries.download_name(current.job.original_name, STEM_LABELS[stem], fmt)
-        return streaming.serve(
+        return files.serve(
             request,
             name,
             content_type=deliveries.CONTENT_TYPES[fmt],
@@ -354,10 +354,10 @@ class SeparationStream(APIView):
             raise ApiError(410, "gone", "The files of this separation have been deleted.")
         if current.status == Job.Status.SUCCEEDED:
             return SeparationDownload().get(request, pk, stem, "mp3")
-        refused = live.refusal(current.job, stem)
+        refused = live_streams.refusal(current.job, stem)
         if refused is not None:
             raise ApiError(refused.status, refused.code, refused.message)
-        return live.response(current.job, stem)
+        return live_streams.response(current.job, stem)
 
 
 class AccountView(APIView):
