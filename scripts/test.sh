@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the tests need, check lint, types and migrations, then run the whole suite.
+# Install what the tests need, check lint, types, import boundaries and migrations, then run the
+# whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh --dev
@@ -9,6 +10,8 @@ echo "==> ruff"
 .venv/bin/ruff format --check .
 echo "==> mypy"
 .venv/bin/mypy .
+echo "==> import boundaries (DESIGN.md; contracts in pyproject.toml)"
+.venv/bin/lint-imports
 echo "==> migrations are up to date"
 .venv/bin/python manage.py makemigrations --check --dry-run
 echo "==> pytest"

@@ -14,7 +14,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from core.health.transient import is_transient
-from core.jobs import services, streams
+from core.jobs import live_streams, services
 from core.jobs.models import Job, Separation
 from shared_separation.engine import ErrorCode, Output, SeparationError
 from shared_separation.worker import get_engine
@@ -146,7 +146,7 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
 
 def _live_writers(
     separation: Separation, attempt: int, stems: tuple[str, ...]
-) -> dict[str, streams.Writer]:
+) -> dict[str, live_streams.Writer]:
     """Return a live stream writer for each stem that a waiting person's job asks for."""
     wanted: set[str] = set()
     asked = (
@@ -158,5 +158,5 @@ def _live_writers(
     for stem in asked:
         wanted.update(stems if stem == Job.Stem.BOTH else (stem,))
     chosen = [stem for stem in stems if stem in wanted] if settings.LIVE_STREAMS else []
-    streams.announce(separation.pk, attempt, chosen)
-    return {stem: streams.Writer(separation.pk, attempt, stem) for stem in chosen}
+    live_streams.announce(separation.pk, attempt, chosen)
+    return {stem: live_streams.Writer(separation.pk, attempt, stem) for stem in chosen}

@@ -1,4 +1,4 @@
-"""Requests per minute per API key, counted in Redis (core.web.ratelimit)."""
+"""Requests per minute per API key, counted in Redis (core.http.ratelimit)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from core.web import ratelimit
+from core.http import ratelimit
 
 WINDOW_SECONDS = 60
 

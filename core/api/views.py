@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import selectors, serializers, services, uploads
+from core.api import plan_limits, selectors, serializers, services
 from core.api.callbacks import CallbackRefused, check_address
 from core.api.errors import ApiError, body, not_found
 from core.api.models import ApiJob
@@ -26,11 +26,11 @@ from core.api.pagination import Pagination
 from core.billing import plans
 from core.billing import selectors as billing
 from core.billing.services import InsufficientCredits
-from core.jobs import deliveries
+from core.http import files, ratelimit
+from core.jobs import deliveries, live_streams
 from core.jobs import services as jobs
+from core.jobs.media import SeparationError
 from core.jobs.models import Job
-from core.web import live, ratelimit, streaming
-from shared_separation.engine import SeparationError
 from shared_separation.links import LinkError
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class SeparationList(APIView):
     def _ask(
         self, request: Request, data: dict[str, Any], plan: plans.Plan, **kw: str
     ) -> services.Ask:
-        uploads.check_format(plan, data["format"])
+        plan_limits.check_format(plan, data["format"])
         callback_url = (data.get("callback_url") or "").strip()
         if callback_url:
             try:
@@ -174,13 +174,13 @@ class SeparationList(APIView):
             length = 0
         if length > plan.max_upload_bytes + UPLOAD_OVERHEAD:
             # Refused before the body is read: an oversized upload never reaches the disk.
-            uploads.check_size(plan, length)
+            plan_limits.check_size(plan, length)
         form = serializers.UploadSubmitSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         upload: UploadedFile = data["file"]
         ask = self._ask(request, data, plan, file_sha256=jobs.hash_file(File(upload)))
-        duration = uploads.probe(plan, upload)
+        duration = plan_limits.probe(plan, upload)
         try:
             api_job, created = services.submit_upload(
                 _user(request),
@@ -302,7 +302,7 @@ class SeparationDownload(APIView):
         api_job = _api_job(request, pk)
         if stem not in selectors.delivered_stems(api_job.stem) or fmt not in deliveries.FORMATS:
             raise ApiError(404, "not_found", "This separation has no such file.")
-        uploads.check_format(_plan(request), fmt)
+        plan_limits.check_format(_plan(request), fmt)
         current = selectors.state(api_job)
         if current.status == Job.Status.EXPIRED:
             raise ApiError(410, "gone", "The files of this separation have been deleted.")
@@ -318,7 +318,7 @@ class SeparationDownload(APIView):
             logger.error("API delivery failed: %s (%s)", exc.message, exc.code)
             raise ApiError(503, "unavailable", "The file could not be prepared; retry.") from exc
         filename = deliveries.download_name(current.job.original_name, STEM_LABELS[stem], fmt)
-        return streaming.serve(
+        return files.serve(
             request,
             name,
             content_type=deliveries.CONTENT_TYPES[fmt],
@@ -354,10 +354,10 @@ class SeparationStream(APIView):
             raise ApiError(410, "gone", "The files of this separation have been deleted.")
         if current.status == Job.Status.SUCCEEDED:
             return SeparationDownload().get(request, pk, stem, "mp3")
-        refused = live.refusal(current.job, stem)
+        refused = live_streams.refusal(current.job, stem)
         if refused is not None:
             raise ApiError(refused.status, refused.code, refused.message)
-        return live.response(current.job, stem)
+        return live_streams.response(current.job, stem)
 
 
 class AccountView(APIView):

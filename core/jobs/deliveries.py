@@ -26,8 +26,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models.fields.files import FieldFile
 
+from core.jobs import media
 from core.jobs.models import Job, Separation
-from shared_separation.engine import media
 
 logger = logging.getLogger(__name__)
 
@@ -47,26 +47,17 @@ def folder(separation: Separation) -> str:
     return f"{PREFIX}/{separation.pk}"
 
 
-def _stored(separation: Separation, which: str) -> FieldFile:
+def _stored(separation: Separation, which: str) -> str:
+    """Return the storage name of a separation's stem or original; raise if it is not stored."""
     if which == ORIGINAL:
-        return separation.source.file
-    if which not in (Job.Stem.VOCALS, Job.Stem.ACCOMPANIMENT):
+        stored: FieldFile = separation.source.file
+    elif which in (Job.Stem.VOCALS, Job.Stem.ACCOMPANIMENT):
+        stored = getattr(separation, which)
+    else:
         raise ValueError(f"unknown stem {which!r}")
-    stored: FieldFile = getattr(separation, which)
-    if not stored:
+    if not stored.name:
         raise FileNotFoundError(f"separation {separation.pk} has no {which} stem")
-    return stored
-
-
-@contextlib.contextmanager
-def _local_copy(stored: FieldFile) -> Iterator[Path]:
-    """Copy a stored file to a local temporary file, for ffmpeg (storage may be remote)."""
-    with tempfile.TemporaryDirectory(prefix="delivery-") as tmp:
-        path = Path(tmp) / "input"
-        with stored.open("rb") as src, path.open("wb") as dst:
-            for chunk in src.chunks():
-                dst.write(chunk)
-        yield path
+    return stored.name
 
 
 def _save_once(name: str, path: Path) -> str:
@@ -114,9 +105,11 @@ def encoded(separation: Separation, which: str, fmt: str) -> str:
 
 
 def _encode(separation: Separation, which: str, fmt: str, name: str) -> str:
-    stored = _stored(separation, which)
-    with _local_copy(stored) as src:
-        dest = src.with_name(f"out.{fmt}")
+    with (
+        media.local_copy(_stored(separation, which)) as src,
+        tempfile.TemporaryDirectory(prefix="delivery-") as tmp,
+    ):
+        dest = Path(tmp) / f"out.{fmt}"
         media.transcode(src, dest, fmt)
         _save_once(name, dest)
     logger.info("encoded %s", name)
@@ -131,23 +124,9 @@ def peaks(separation: Separation, which: str, count: int = PEAKS) -> list[float]
             cached: list[float] = json.load(fh)
         return cached
     hop = 1024  # ~23 ms: fine enough to reduce to any bar count a screen needs
-    levels: list[np.ndarray] = []
-    with _local_copy(_stored(separation, which)) as src:
-        decoder = media.Decoder(src)
-        try:
-            carry = np.zeros((0, media.CHANNELS), dtype=np.float32)
-            for block in decoder.blocks(hop * 256):
-                data = np.concatenate([carry, block]) if len(carry) else block
-                whole = len(data) - len(data) % hop
-                if whole:
-                    frames = np.abs(data[:whole]).max(axis=1).reshape(-1, hop)
-                    levels.append(frames.max(axis=1))
-                carry = data[whole:]
-            if len(carry):
-                levels.append(np.array([np.abs(carry).max()], dtype=np.float32))
-        finally:
-            decoder.close()
-    result = _reduce(np.concatenate(levels) if levels else np.zeros(0), count)
+    with media.local_copy(_stored(separation, which)) as src:
+        levels = media.peak_levels(src, hop)
+    result = _reduce(levels, count)
     with tempfile.TemporaryDirectory(prefix="peaks-") as tmp:
         path = Path(tmp) / "peaks.json"
         path.write_text(json.dumps(result))

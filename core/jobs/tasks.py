@@ -7,8 +7,8 @@ import logging
 from celery import shared_task
 
 from core.jobs import deliveries, selectors, services
+from core.jobs.media import SeparationError
 from core.jobs.models import Job, Separation
-from shared_separation.engine import SeparationError
 
 logger = logging.getLogger(__name__)
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
@@ -17,7 +12,9 @@ from core.billing.plans import (
     plan_for_preview,
     plan_refusal,
 )
-from shared_separation.engine import ErrorCode, MediaInfo, SeparationError, media
+from core.humanize import human_duration, human_size
+from core.jobs import media
+from core.jobs.media import ErrorCode, MediaInfo, SeparationError
 
 # HTTP status per refusal, so scripts and the upload script can tell them apart.
 STATUS_BY_CODE = {
@@ -32,37 +29,6 @@ STATUS_BY_CODE = {
     "unavailable": 503,
 }
 ACCEPT = "audio/*,video/*,.mp3,.wav,.flac,.m4a,.aac,.ogg,.opus,.wma,.aiff,.mp4,.mkv,.webm,.mov"
-
-
-def human_size(size: int) -> str:
-    """Return a size as people read it (100 MB, 2.5 MB, 40 kB)."""
-    mb = size / 1_000_000
-    if mb >= 10:
-        return f"{mb:.0f} MB"
-    if mb >= 1:
-        return f"{mb:.1f} MB"
-    return f"{max(1, round(size / 1000))} kB"
-
-
-def human_duration(seconds: float) -> str:
-    """Return m:ss."""
-    whole = round(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-@contextlib.contextmanager
-def local_path(upload: UploadedFile) -> Iterator[Path]:
-    """Yield a local path of the upload for ffprobe (large uploads already have one)."""
-    path = getattr(upload, "temporary_file_path", None)
-    if path is not None:
-        yield Path(path())
-        return
-    with tempfile.NamedTemporaryFile(prefix="upload-", suffix=".bin") as tmp:
-        for chunk in upload.chunks():
-            tmp.write(chunk)
-        tmp.flush()
-        upload.seek(0)
-        yield Path(tmp.name)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -152,7 +118,7 @@ class UploadForm(forms.Form):
                 code="too_large",
             )
         try:
-            with local_path(upload) as path:
+            with media.local_path(upload) as path:
                 info = media.probe(path)
         except SeparationError as exc:
             if exc.code == ErrorCode.EMPTY_FILE:

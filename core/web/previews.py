@@ -15,9 +15,9 @@ from django.views.decorators.http import require_POST
 
 from core.billing import plans
 from core.billing.services import InsufficientCredits, credits_for_duration
+from core.humanize import human_duration
 from core.jobs import selectors, services
 from core.jobs.models import Job
-from core.web.forms import human_duration
 
 
 def file_label(job: Job, stem_label: str) -> str:

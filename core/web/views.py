@@ -29,11 +29,13 @@ from core.billing import selectors as billing_selectors
 from core.billing.services import InsufficientCredits, credits_for_duration
 from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
-from core.jobs import deliveries, selectors, services
+from core.http import files, ratelimit
+from core.humanize import human_duration, human_size
+from core.jobs import deliveries, live_streams, selectors, services
+from core.jobs.media import SeparationError
 from core.jobs.models import Job, LinkImport, Separation
-from core.web import live, previews, ratelimit, streaming
-from core.web.forms import LinkForm, UploadForm, human_duration, human_size
-from shared_separation.engine import SeparationError
+from core.web import previews
+from core.web.forms import LinkForm, UploadForm
 from shared_separation.links import LinkError
 
 logger = logging.getLogger(__name__)
@@ -436,7 +438,7 @@ def job_audio(request: HttpRequest, job_id: uuid.UUID, which: str) -> HttpRespon
         return _unavailable(request, exc)
     except FileNotFoundError as exc:
         raise Http404("The files of this job are gone.") from exc
-    return streaming.serve(request, name, content_type="audio/mpeg")
+    return files.serve(request, name, content_type="audio/mpeg")
 
 
 @require_safe
@@ -445,14 +447,14 @@ def job_stream(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
     job = _job(request, job_id)
     if job.status == Job.Status.SUCCEEDED:
         return redirect("web:job_audio", job_id=job.pk, which="result")
-    refused = live.refusal(job, job.stem)
+    refused = live_streams.refusal(job, job.stem)
     if refused is not None:
         if _wants_json(request):
             return JsonResponse({"error": refused.message}, status=refused.status)
         title = "No live playback" if refused.status != 410 else "These files are gone"
         context = {"title": title, "message": refused.message, "home_link": True}
         return render(request, "web/message.html", context, status=refused.status)
-    return live.response(job, job.stem)
+    return live_streams.response(job, job.stem)
 
 
 @require_safe
@@ -498,7 +500,7 @@ def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
         raise Http404("The files of this job are gone.") from exc
     label = previews.file_label(job, _brand(request).stem_label)
     filename = deliveries.download_name(job.original_name, label, fmt)
-    return streaming.serve(
+    return files.serve(
         request,
         name,
         content_type=deliveries.CONTENT_TYPES[fmt],

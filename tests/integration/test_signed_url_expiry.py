@@ -22,7 +22,7 @@ from pytest_django.fixtures import Settings
 
 from core import storage
 from core.env import env_storages
-from core.web import streaming
+from core.http import files
 from tests.factories import finished_job
 from tests.integration.s3rver import S3rverServer
 
@@ -137,7 +137,7 @@ def test_a_signed_url_altered_in_any_part_answers_403(
     mine = default_storage.save("deliveries/mine/song.mp3", ContentFile(b"MINE" * 4096))
     other = default_storage.save("deliveries/other/song.mp3", ContentFile(b"OTHER" * 4096))
     request = RequestFactory().get("/", HTTP_HOST=VR_HOST)
-    response = streaming.serve(
+    response = files.serve(
         request, mine, content_type="audio/mpeg", filename="Song (Vocals).mp3", as_attachment=True
     )
     assert response.status_code == 302

@@ -11,7 +11,7 @@ import redis
 from django.conf import settings
 from django.core.files import File
 
-from core.jobs import services, streams
+from core.jobs import live_streams, services
 from core.jobs.models import Job
 from tests.audio import make_song
 from tests.conftest import WorkerProcess, wait_for
@@ -44,11 +44,11 @@ def test_the_worker_streams_the_asked_stem_as_mp3_and_marks_its_end(
     wait_for(lambda: _finished(job), timeout=180)
     assert job.status == Job.Status.SUCCEEDED, job.error_message
     sid = job.separation_id
-    assert streams.streamed(sid, 1, "vocals") is True
-    assert streams.streamed(sid, 1, "accompaniment") is False  # nobody asked for it
-    ending = streams.Ending()
-    data = b"".join(streams.read(sid, 1, "vocals", alive=_always, ending=ending))
-    assert ending.state == streams.DONE
+    assert live_streams.streamed(sid, 1, "vocals") is True
+    assert live_streams.streamed(sid, 1, "accompaniment") is False  # nobody asked for it
+    ending = live_streams.Ending()
+    data = b"".join(live_streams.read(sid, 1, "vocals", alive=_always, ending=ending))
+    assert ending.state == live_streams.DONE
     decoded = subprocess.run(
         ["ffmpeg", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "f32le", "-ac", "2", "-"],
         input=data,
@@ -69,7 +69,9 @@ def test_a_failing_separation_ends_its_stream_with_the_reason(
     job = _submit(bad, "vocals")
     wait_for(lambda: _finished(job), timeout=60)
     assert job.status == Job.Status.FAILED
-    ending = streams.Ending()
-    assert list(streams.read(job.separation_id, 1, "vocals", alive=_always, ending=ending)) == []
-    assert ending.state == streams.FAILED
+    ending = live_streams.Ending()
+    assert (
+        list(live_streams.read(job.separation_id, 1, "vocals", alive=_always, ending=ending)) == []
+    )
+    assert ending.state == live_streams.FAILED
     assert ending.reason == job.error_message

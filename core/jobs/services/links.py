@@ -24,6 +24,7 @@ from core.billing import plans
 from core.billing.services import InsufficientCredits
 from core.celery import celery_app
 from core.jobs import signals
+from core.jobs.media import SeparationError
 from core.jobs.models import AudioSource, Job, LinkImport, RemoteMedia
 from core.jobs.services.names import (
     LIGHT_QUEUE,
@@ -32,7 +33,6 @@ from core.jobs.services.names import (
 )
 from core.jobs.services.preview import submit_preview
 from core.jobs.services.submission import Submission, submit
-from shared_separation.engine import SeparationError
 from shared_separation.links import LinkError, check_syntax, check_url, too_long_message
 from shared_separation.links.canonical import MediaKey, identify
 

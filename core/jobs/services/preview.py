@@ -18,9 +18,10 @@ from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 
+from core.jobs import media
+from core.jobs.media import ErrorCode, SeparationError
 from core.jobs.models import AudioSource, Job
 from core.jobs.services.submission import Submission, _store_source, hash_file, submit
-from shared_separation.engine import ErrorCode, SeparationError, media
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +32,10 @@ _PROBE_SLACK_S = 0.05
 
 def _cut(content: File, folder: Path) -> tuple[Path, float]:
     """Write the first PREVIEW_SECONDS of `content` under `folder`; return the file and length."""
-    whole = folder / "song"
-    content.seek(0)
-    with whole.open("wb") as out:
-        for chunk in content.chunks():
-            out.write(chunk)
-    content.seek(0)
     cut = folder / PREVIEW_NAME
     seconds = float(settings.PREVIEW_SECONDS)
-    media.excerpt(whole, cut, seconds)
-    whole.unlink()
+    with media.local_path(content) as whole:
+        media.excerpt(whole, cut, seconds)
     duration = media.probe(cut).duration
     if duration <= 0 or duration > seconds + _PROBE_SLACK_S:
         # ffmpeg stops at the limit; anything else is a bug, never a longer free preview.

@@ -20,13 +20,13 @@ from core.billing import plans
 from core.billing import services as billing
 from core.celery import celery_app
 from core.jobs import signals
+from core.jobs.media import ENGINE_VERSION
 from core.jobs.models import AudioSource, Job, Separation, source_upload_to
 from core.jobs.services.names import (
     PRIORITY_QUEUE,
     QUEUE,
     SEPARATE_TASK,
 )
-from shared_separation.engine import ENGINE_VERSION
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.api.errors import ApiError
 from core.api.models import ApiJob
-from core.api.uploads import check_format
+from core.api.plan_limits import check_format
 from core.billing import plans
 from core.jobs.models import Job, LinkImport
 from tests.core.api.conftest import Account, assert_error, assert_matches, client_for, make_user

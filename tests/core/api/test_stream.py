@@ -8,7 +8,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from core.jobs import services, streams
+from core.jobs import live_streams, services
 from core.jobs.models import Job, Separation
 from tests.core.api.conftest import BASE, Account, assert_error, assert_matches, client_for
 from tests.core.api.helpers import finish, song, upload
@@ -30,8 +30,8 @@ def test_a_running_separation_streams_each_delivered_stem(account: Account, tmp_
     }
     _claim, separation = services.claim_separation(Job.objects.get().separation_id, "w")
     assert separation is not None
-    streams.announce(separation.pk, separation.attempts, ["vocals", "accompaniment"])
-    writer = streams.Writer(separation.pk, separation.attempts, "vocals")
+    live_streams.announce(separation.pk, separation.attempts, ["vocals", "accompaniment"])
+    writer = live_streams.Writer(separation.pk, separation.attempts, "vocals")
     writer(b"mp3 frames")
     writer.end()
     response = account.client.get(f"/api/v1/separations/{body['id']}/vocals/stream")

@@ -12,9 +12,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import override_settings
 
-from core.jobs import deliveries
+from core.jobs import deliveries, media
 from core.jobs.models import Separation
-from shared_separation.engine import media
 from tests.factories import finished_job
 
 # Not transactional: nothing is committed, so no worker of the session can take the job.

@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from core.jobs import services, streams
+from core.jobs import live_streams, services
 from core.jobs.models import Job, Separation
 from core.jobs.services import submission
 from tests.core.web.conftest import finished_job
@@ -42,8 +42,8 @@ def _running(job: Job) -> Separation:
 def test_a_running_job_streams_the_chunks_then_ends(vr: Client) -> None:
     job = _queued_job()
     separation = _running(job)
-    streams.announce(separation.pk, separation.attempts, ["accompaniment"])
-    writer = streams.Writer(separation.pk, separation.attempts, "accompaniment")
+    live_streams.announce(separation.pk, separation.attempts, ["accompaniment"])
+    writer = live_streams.Writer(separation.pk, separation.attempts, "accompaniment")
     writer(b"ID3-free mp3 frames, part one;")
     later = [b" part two;", b" part three."]
 
@@ -70,8 +70,8 @@ def test_a_running_job_streams_the_chunks_then_ends(vr: Client) -> None:
 def test_a_stream_that_fails_midway_stops_cleanly(vr: Client) -> None:
     job = _queued_job()
     separation = _running(job)
-    streams.announce(separation.pk, separation.attempts, ["accompaniment"])
-    writer = streams.Writer(separation.pk, separation.attempts, "accompaniment")
+    live_streams.announce(separation.pk, separation.attempts, ["accompaniment"])
+    writer = live_streams.Writer(separation.pk, separation.attempts, "accompaniment")
     writer(b"some audio")
     writer.end("The audio could not be decoded.")
     response = vr.get(f"/jobs/{job.pk}/stream")
@@ -118,7 +118,7 @@ def test_a_stem_nobody_streams_is_refused_and_other_brands_see_nothing(
 ) -> None:
     job = _queued_job()
     separation = _running(job)
-    streams.announce(separation.pk, separation.attempts, ["vocals"])
+    live_streams.announce(separation.pk, separation.attempts, ["vocals"])
     response = vr.get(f"/jobs/{job.pk}/stream", HTTP_ACCEPT="application/json")
     assert response.status_code == 409
     assert "not streamed" in response.json()["error"]
@@ -137,8 +137,8 @@ def test_a_stream_asked_while_queued_waits_for_the_start(
     def work() -> None:
         time.sleep(0.5)
         separation = _running(job)
-        streams.announce(separation.pk, separation.attempts, ["accompaniment"])
-        writer = streams.Writer(separation.pk, separation.attempts, "accompaniment")
+        live_streams.announce(separation.pk, separation.attempts, ["accompaniment"])
+        writer = live_streams.Writer(separation.pk, separation.attempts, "accompaniment")
         writer(b"first seconds")
         writer.end()
 

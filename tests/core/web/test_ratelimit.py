@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from core.http import ratelimit
 from core.jobs.models import Job
-from core.web import ratelimit
 from tests.audio import make_song
 from tests.core.web.conftest import AE_HOST, VR_HOST
 

@@ -1,4 +1,4 @@
-"""Serve stored files with HTTP Range support, so players can seek and downloads resume.
+"""Stored files over HTTP, with Range support, so players can seek and downloads resume.
 
 A storage that signs its own URLs (an S3 bucket) serves the bytes itself: the visitor is sent
 there with a short-lived signed URL, and no web process carries the file.

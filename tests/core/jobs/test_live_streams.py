@@ -12,7 +12,7 @@ import redis
 from django.conf import settings as django_settings
 from pytest_django.fixtures import Settings
 
-from core.jobs import streams
+from core.jobs import live_streams
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def _never_stops() -> bool:
 @pytest.mark.usefixtures("conn")
 def test_a_reader_gets_every_chunk_in_order_while_they_are_written() -> None:
     sid = uuid.uuid4()
-    writer = streams.Writer(sid, 1, "vocals")
+    writer = live_streams.Writer(sid, 1, "vocals")
     chunks = [bytes([i]) * (1000 + i) for i in range(200)]
 
     def work() -> None:
@@ -44,43 +44,45 @@ def test_a_reader_gets_every_chunk_in_order_while_they_are_written() -> None:
 
     thread = threading.Thread(target=work)
     thread.start()
-    ending = streams.Ending()
-    got = list(streams.read(sid, 1, "vocals", alive=_never_stops, ending=ending))
+    ending = live_streams.Ending()
+    got = list(live_streams.read(sid, 1, "vocals", alive=_never_stops, ending=ending))
     thread.join()
     assert got == chunks
-    assert ending.state == streams.DONE
+    assert ending.state == live_streams.DONE
     # Read again later (a job attached afterwards): the same bytes from the start.
-    assert list(streams.read(sid, 1, "vocals", alive=_never_stops)) == chunks
+    assert list(live_streams.read(sid, 1, "vocals", alive=_never_stops)) == chunks
 
 
 def test_ended_streams_expire_and_live_ones_are_refreshed(conn: redis.Redis) -> None:
     sid = uuid.uuid4()
-    writer = streams.Writer(sid, 2, "accompaniment")
+    writer = live_streams.Writer(sid, 2, "accompaniment")
     writer(b"abc")
-    assert 0 < _ttl(conn, writer.key) <= streams.STREAM_TTL_SECONDS
+    assert 0 < _ttl(conn, writer.key) <= live_streams.STREAM_TTL_SECONDS
     writer.end()
-    assert 0 < _ttl(conn, writer.key) <= streams.STREAM_KEEP_SECONDS
-    assert 0 < _ttl(conn, writer.key + ":end") <= streams.STREAM_KEEP_SECONDS
+    assert 0 < _ttl(conn, writer.key) <= live_streams.STREAM_KEEP_SECONDS
+    assert 0 < _ttl(conn, writer.key + ":end") <= live_streams.STREAM_KEEP_SECONDS
 
 
 @pytest.mark.usefixtures("conn")
 def test_a_failed_stream_stops_with_its_reason() -> None:
     sid = uuid.uuid4()
-    writer = streams.Writer(sid, 1, "vocals")
+    writer = live_streams.Writer(sid, 1, "vocals")
     writer(b"first")
     writer.end("The audio could not be decoded.")
-    ending = streams.Ending()
-    assert list(streams.read(sid, 1, "vocals", alive=_never_stops, ending=ending)) == [b"first"]
-    assert (ending.state, ending.reason) == (streams.FAILED, "The audio could not be decoded.")
+    ending = live_streams.Ending()
+    assert list(live_streams.read(sid, 1, "vocals", alive=_never_stops, ending=ending)) == [
+        b"first"
+    ]
+    assert (ending.state, ending.reason) == (live_streams.FAILED, "The audio could not be decoded.")
 
 
 @pytest.mark.usefixtures("conn")
 def test_a_stream_whose_attempt_ended_without_a_marker_stops(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(streams, "CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(live_streams, "CHECK_SECONDS", 0.2)
     sid = uuid.uuid4()
-    streams.Writer(sid, 1, "vocals")(b"partial")
+    live_streams.Writer(sid, 1, "vocals")(b"partial")
     asked: list[float] = []
 
     def gone() -> bool:
@@ -88,8 +90,8 @@ def test_a_stream_whose_attempt_ended_without_a_marker_stops(
         return False
 
     started = time.monotonic()
-    ending = streams.Ending()
-    assert list(streams.read(sid, 1, "vocals", alive=gone, ending=ending)) == [b"partial"]
+    ending = live_streams.Ending()
+    assert list(live_streams.read(sid, 1, "vocals", alive=gone, ending=ending)) == [b"partial"]
     assert time.monotonic() - started < 5
     assert asked and ending.state == ""
 
@@ -97,22 +99,22 @@ def test_a_stream_whose_attempt_ended_without_a_marker_stops(
 @pytest.mark.usefixtures("conn")
 def test_announced_stems_are_the_ones_streamed() -> None:
     sid = uuid.uuid4()
-    assert streams.streamed(sid, 1, "vocals") is None
-    streams.announce(sid, 1, ["accompaniment"])
-    assert streams.streamed(sid, 1, "accompaniment") is True
-    assert streams.streamed(sid, 1, "vocals") is False
-    streams.announce(sid, 2, [])
-    assert streams.streamed(sid, 2, "vocals") is False
+    assert live_streams.streamed(sid, 1, "vocals") is None
+    live_streams.announce(sid, 1, ["accompaniment"])
+    assert live_streams.streamed(sid, 1, "accompaniment") is True
+    assert live_streams.streamed(sid, 1, "vocals") is False
+    live_streams.announce(sid, 2, [])
+    assert live_streams.streamed(sid, 2, "vocals") is False
 
 
 def test_a_writer_whose_redis_fails_gives_up_quietly(settings: Settings) -> None:
-    streams._redis.cache_clear()
+    live_streams._redis.cache_clear()
     settings.LIVE_STREAMS_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     try:
-        writer = streams.Writer(uuid.uuid4(), 1, "vocals")
+        writer = live_streams.Writer(uuid.uuid4(), 1, "vocals")
         writer(b"lost")
         assert writer.broken
         writer(b"ignored")  # no second attempt, no exception
         writer.end()
     finally:
-        streams._redis.cache_clear()
+        live_streams._redis.cache_clear()

@@ -1,4 +1,4 @@
-"""Checks of an uploaded file against the account's plan, before anything is stored."""
+"""The account's plan against a request: format, file size and song length, before storing."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from django.core.files.uploadedfile import UploadedFile
 
 from core.api.errors import ApiError
 from core.billing import plans
-from core.web.forms import human_duration, human_size, local_path
-from shared_separation.engine import ErrorCode, SeparationError, media
+from core.humanize import human_duration, human_size
+from core.jobs import media
+from core.jobs.media import ErrorCode, SeparationError
 
 # Plans from the least to the most generous: only a more generous plan can be named.
 _RANK = {plans.ANONYMOUS: 0, plans.FREE: 1, plans.PAID: 2}
@@ -51,7 +52,7 @@ def probe(plan: plans.Plan, upload: UploadedFile) -> float:
         raise ApiError(400, "empty_file", "The file is empty.")
     check_size(plan, upload.size)
     try:
-        with local_path(upload) as path:
+        with media.local_path(upload) as path:
             info = media.probe(path)
     except SeparationError as exc:
         if exc.code == ErrorCode.EMPTY_FILE:

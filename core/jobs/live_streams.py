@@ -1,11 +1,13 @@
 """Live streams of separations in progress: MP3 chunks in Redis, from the worker to the web.
 
-The worker appends each stem's MP3 bytes, as the engine encodes them, to a Redis list per
+The engine encodes the chunks (shared_separation/engine/live.py); this module carries them. The
+worker appends each stem's MP3 bytes, as the engine encodes them, to a Redis list per
 (separation, attempt, stem), then writes a terminal marker: done, or failed with the reason.
 Any web process, on any host, reads the list from the start (so a job attached later hears the
 song from its beginning) and follows it until the marker. The keys expire: while written,
 STREAM_TTL_SECONDS after the last chunk; once ended, STREAM_KEEP_SECONDS (the stored stems serve
-everyone who asks after that).
+everyone who asks after that). A job's stream, as the sites and the API answer it, is the
+growing MP3 of `response()`, or the `refusal()` of a job that has none.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from typing import cast
 
 import redis
 from django.conf import settings
+from django.http import StreamingHttpResponse
+
+from core.jobs.models import Job, Separation
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,12 @@ READ_BATCH = 64  # chunks per LRANGE
 POLL_SECONDS = 0.1
 # How often a reader waiting for chunks asks its caller whether the attempt still runs.
 CHECK_SECONDS = 2.0
+# How long a stream asked for while its job waits in the queue waits for the job to start; each
+# waiting listener holds a web thread, so the page reconnects after this instead (job.js).
+QUEUE_WAIT_SECONDS = 60
+STATE_POLL_SECONDS = 0.25
+# How long a started attempt may take to say which stems it streams (it does so right away).
+ANNOUNCE_WAIT_SECONDS = 30.0
 
 
 @cache
@@ -160,3 +171,92 @@ def read(
                     return
                 continue
         time.sleep(POLL_SECONDS)
+
+
+# -- a job's stream, as the sites and the API answer it ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a job has no live stream: an HTTP status, a code and a message for people."""
+
+    status: int
+    code: str
+    message: str
+
+
+def refusal(job: Job, stem: str) -> Refusal | None:
+    """Return why `job` cannot stream `stem` now, or None if it can (queued or running)."""
+    if job.status == Job.Status.FAILED:
+        reason = job.error_message or "The separation failed."
+        return Refusal(409, "failed", f"This separation failed: {reason}")
+    if job.status == Job.Status.EXPIRED:
+        return Refusal(410, "gone", "The files of this separation have been deleted.")
+    if job.status == Job.Status.CANCELLED:
+        return Refusal(410, "cancelled", "This separation was cancelled.")
+    if job.status not in Job.ACTIVE_STATUSES:
+        return None  # succeeded: the caller serves the finished file
+    separation = job.separation
+    if separation.status == Separation.Status.RUNNING:
+        try:
+            announced = streamed(separation.pk, separation.attempts, stem)
+        except redis.RedisError:  # Redis is down: no stream, but the job goes on
+            logger.warning("live stream of %s unavailable", separation.pk, exc_info=True)
+            return Refusal(503, "unavailable", "Live playback is unavailable; please wait.")
+        if announced is False:
+            return Refusal(
+                409, "not_streamed", "This stem is not streamed live; it will be ready soon."
+            )
+    return None
+
+
+def response(job: Job, stem: str) -> StreamingHttpResponse:
+    """Return the growing MP3 of a queued or running job's stem."""
+    body = _follow(job.separation_id, stem)
+    resp = StreamingHttpResponse(body, content_type="audio/mpeg")
+    # Never stored: the same address gives the finished file later.
+    resp["Cache-Control"] = "no-store"
+    resp["X-Content-Type-Options"] = "nosniff"
+    # Proxies (nginx) pass each chunk on at once instead of buffering the response.
+    resp["X-Accel-Buffering"] = "no"
+    return resp
+
+
+def _separation(separation_id: uuid.UUID) -> Separation | None:
+    return Separation.objects.filter(pk=separation_id).only("status", "attempts").first()
+
+
+def _follow(separation_id: uuid.UUID, stem: str) -> Iterator[bytes]:
+    """Wait for the separation to start, then yield its stream until it ends."""
+    deadline = time.monotonic() + QUEUE_WAIT_SECONDS
+    separation = _separation(separation_id)
+    while separation is not None and separation.status == Separation.Status.QUEUED:
+        if time.monotonic() > deadline:
+            return
+        time.sleep(STATE_POLL_SECONDS)
+        separation = _separation(separation_id)
+    if separation is None or separation.status != Separation.Status.RUNNING:
+        return  # finished meanwhile: the page (or client) asks again and gets the file
+    attempt = separation.attempts
+
+    def alive() -> bool:
+        return Separation.objects.filter(
+            pk=separation_id, status=Separation.Status.RUNNING, attempts=attempt
+        ).exists()
+
+    ending = Ending()
+    try:
+        waited = time.monotonic() + ANNOUNCE_WAIT_SECONDS
+        while (announced := streamed(separation_id, attempt, stem)) is None:
+            if time.monotonic() > waited or not alive():
+                return
+            time.sleep(STATE_POLL_SECONDS)
+        if not announced:
+            return
+        yield from read(separation_id, attempt, stem, alive=alive, ending=ending)
+    except redis.RedisError:
+        # The listener's stream stops early; the page's polling still brings the result.
+        logger.warning("live stream of %s cut: Redis failed", separation_id, exc_info=True)
+        return
+    if ending.state == FAILED:
+        logger.info("live stream of %s ended: %s", separation_id, ending.reason)
