@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared_separation.engine.media import PROTOCOL_WHITELIST
+from core.jobs.media import PROTOCOL_WHITELIST
 
 WIDTH, HEIGHT = 1920, 1080
 THUMB_WIDTH, THUMB_HEIGHT = 1280, 720

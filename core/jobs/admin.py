@@ -11,8 +11,8 @@ from django.http import HttpRequest
 
 from core.admin_base import ServiceStateAdmin, report
 from core.jobs import services
+from core.jobs.media import ErrorCode
 from core.jobs.models import AudioSource, Job, LinkImport, RemoteMedia, Separation
-from shared_separation.engine import ErrorCode
 
 STOPPED_MESSAGE = "The operators stopped this separation. Nothing was charged."
 LINK_STOPPED_MESSAGE = (

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 
 from youtube_bot import youtube as yt
 
@@ -56,14 +52,3 @@ class Runtime:
         if self.rand is not None:
             backoff.rand = self.rand
         return backoff
-
-
-@contextlib.contextmanager
-def _local(name: str) -> Iterator[Path]:
-    """Yield a local copy of a stored file, for ffmpeg: the storage may be on another host."""
-    with tempfile.TemporaryDirectory(prefix="ytbot-") as tmp:
-        path = Path(tmp) / Path(name).name
-        with default_storage.open(name, "rb") as src, path.open("wb") as dst:
-            for chunk in src.chunks():
-                dst.write(chunk)
-        yield path

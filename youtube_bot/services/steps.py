@@ -16,16 +16,17 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from core.brands.registry import Brand
+from core.jobs import media
 from core.jobs import services as jobs
+from core.jobs.media import SeparationError
 from core.jobs.models import Job
-from shared_separation.engine import SeparationError, media
 from shared_separation.links import LinkError
 from shared_separation.links.configured import import_configured
 from youtube_bot import metadata, render
 from youtube_bot.models import Publication, Song, song_audio_upload_to
 from youtube_bot.services.channels import brand_of
 from youtube_bot.services.publications import _claim, _move, _release, fail
-from youtube_bot.services.runtime import Outcome, Runtime, Step, _local
+from youtube_bot.services.runtime import Outcome, Runtime, Step
 from youtube_bot.services.upload import _finish, _upload, needs_finishing
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def _fetch(publication: Publication) -> Outcome:
             return fail(publication, f"link_{exc.code}", f"The song's link: {exc.message}")
         known = jobs.ready_source(remote) if remote is not None else None
         if known is not None:
-            with _local(known.file.name) as path:
+            with media.local_copy(known.file.name) as path:
                 return _submit(publication, path, known.duration)
         with tempfile.TemporaryDirectory(prefix="ytbot-fetch-") as tmp:
             try:
@@ -73,7 +74,7 @@ def _fetch(publication: Publication) -> Outcome:
         if Song.objects.filter(pk=song.pk, audio="").update(audio=name) != 1:
             default_storage.delete(name)
         song.refresh_from_db()
-    with _local(song.audio.name) as path:
+    with media.local_copy(song.audio.name) as path:
         try:
             info = media.probe(path)
         except SeparationError as exc:
@@ -163,7 +164,10 @@ def _render(publication: Publication) -> Outcome:
     if not stem_file:
         return fail(publication, "no_stem", f"The separation has no {channel.stem} stem.")
     folder = f"youtube/renders/{publication.pk}"
-    with _local(stem_file.name) as stem, tempfile.TemporaryDirectory(prefix="ytbot-") as tmp:
+    with (
+        media.local_copy(stem_file.name) as stem,
+        tempfile.TemporaryDirectory(prefix="ytbot-") as tmp,
+    ):
         try:
             peak = render.peak_db(stem)
             if peak < settings.YOUTUBE_SILENCE_DB:

@@ -10,12 +10,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.jobs import media
 from youtube_bot import metadata, quota
 from youtube_bot import youtube as yt
 from youtube_bot.models import Channel, Publication
 from youtube_bot.services.channels import block_channel, brand_of
 from youtube_bot.services.publications import _move, _note, _renew, fail
-from youtube_bot.services.runtime import Outcome, Runtime, Step, _local
+from youtube_bot.services.runtime import Outcome, Runtime, Step
 from youtube_bot.services.schedule import uploads_left
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def _upload(publication: Publication, runtime: Runtime, owner: str) -> Outcome:
 
     try:
         client = yt.build_client(channel, runtime.http)
-        with _local(publication.video.name) as path:
+        with media.local_copy(publication.video.name) as path:
             video_id = yt.upload_video(
                 client,
                 path,
@@ -158,7 +159,7 @@ def _finish(publication: Publication, runtime: Runtime) -> Outcome:
         if not publication.thumbnail_set:
             if not quota.reserve(channel, quota.cost("thumbnails.set"), now=now):
                 return _park_for_quota(publication, now)
-            with _local(publication.thumbnail.name) as path:
+            with media.local_copy(publication.thumbnail.name) as path:
                 try:
                     yt.set_thumbnail(client, publication.video_id, path, backoff)
                 except yt.YouTubeError as error:
