@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -39,14 +40,16 @@ class ServiceStateAdmin(admin.ModelAdmin):
 def report(
     model_admin: admin.ModelAdmin,
     request: HttpRequest,
+    results: Iterable[bool],
     *,
-    changed: int,
-    skipped: int,
     noun: str,
     did: str,
     why: str,
 ) -> None:
-    """Tell the operator how many rows an action changed and how many it left, and why."""
+    """Tell the operator how many rows an action changed (its services said True) and why not."""
+    outcomes = [bool(r) for r in results]
+    changed = sum(outcomes)
+    skipped = len(outcomes) - changed
     text = f"{changed} {noun}{'' if changed == 1 else 's'} {did}"
     text += f"; {skipped} skipped ({why})." if skipped else "."
     level = messages.SUCCESS if changed and not skipped else messages.WARNING

@@ -146,25 +146,21 @@ class ChannelAdmin(admin.ModelAdmin):
     )
     def block(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
         """Mark them as needing authorization; `youtube_authorize` makes them active again."""
-        changed = skipped = 0
-        for channel in queryset:
+
+        def stop(channel: Channel) -> bool:
             if channel.status != Channel.Status.ACTIVE:
-                skipped += 1
-                continue
+                return False
             message = (
                 f"Stopped from the admin by {request.user.get_username()}; run "
                 f"`manage.py youtube_authorize {channel.slug}` to resume."
             )
             services.block_channel(channel, message)
-            if channel.status == Channel.Status.NEEDS_AUTHORIZATION:
-                changed += 1
-            else:
-                skipped += 1
+            return channel.status == Channel.Status.NEEDS_AUTHORIZATION
+
         report(
             self,
             request,
-            changed=changed,
-            skipped=skipped,
+            (stop(channel) for channel in queryset),
             noun="channel",
             did="stopped",
             why="not active",
@@ -214,13 +210,10 @@ class PublicationAdmin(ServiceStateAdmin):
     )
     def requeue(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         """Send failed publications back to the start."""
-        ids = list(queryset.values_list("pk", flat=True))
-        done = sum(services.requeue(pk) for pk in ids)
         report(
             self,
             request,
-            changed=done,
-            skipped=len(ids) - done,
+            (services.requeue(pk) for pk in queryset.values_list("pk", flat=True)),
             noun="publication",
             did="queued again",
             why="not failed",
@@ -230,23 +223,20 @@ class PublicationAdmin(ServiceStateAdmin):
     def stop(self, request: HttpRequest, queryset: QuerySet[Publication]) -> None:
         """Fail them with who stopped them; "Queue again" brings one back."""
         message = f"Stopped from the admin by {request.user.get_username()}."
-        changed = skipped = 0
-        for publication in queryset.select_related("song", "channel"):
+
+        def stop(publication: Publication) -> bool:
             if publication.status not in Publication.OPEN_STATUSES:
-                skipped += 1
-                continue
+                return False
             # fail() reports FAILED whatever it found: the row says whether this call moved it.
             services.fail(publication, "stopped", message)
-            moved = Publication.objects.filter(
+            return Publication.objects.filter(
                 pk=publication.pk, status=Publication.Status.FAILED, error_message=message
             ).exists()
-            changed += moved
-            skipped += not moved
+
         report(
             self,
             request,
-            changed=changed,
-            skipped=skipped,
+            (stop(p) for p in queryset.select_related("song", "channel")),
             noun="publication",
             did="failed",
             why="not open",

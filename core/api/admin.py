@@ -32,13 +32,10 @@ class UserAPIKeyAdmin(APIKeyModelAdmin):
     @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
         """Revoke each key for good, as its owner would on the keys page."""
-        keys = list(queryset.select_related("user"))
-        changed = sum(services.revoke_key(key.user, key.pk) for key in keys)
         report(
             self,
             request,
-            changed=changed,
-            skipped=len(keys) - changed,
+            (services.revoke_key(key.user, key.pk) for key in queryset.select_related("user")),
             noun="key",
             did="revoked",
             why="revoked already",

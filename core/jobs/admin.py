@@ -67,13 +67,10 @@ class SeparationAdmin(ServiceStateAdmin):
     )
     def expire_now(self, request: HttpRequest, queryset: QuerySet[Separation]) -> None:
         """Expire now what the retention sweep would expire on its next run."""
-        ids = list(queryset.values_list("pk", flat=True))
-        changed = sum(services.expire_separation(pk) for pk in ids)
         report(
             self,
             request,
-            changed=changed,
-            skipped=len(ids) - changed,
+            (services.expire_separation(pk) for pk in queryset.values_list("pk", flat=True)),
             noun="separation",
             did="expired",
             why="not finished, or their retention is not over",
@@ -84,16 +81,13 @@ class SeparationAdmin(ServiceStateAdmin):
     )
     def stop(self, request: HttpRequest, queryset: QuerySet[Separation]) -> None:
         """Fail them and their jobs (the credits go back); a running worker stops at once."""
-        ids = list(queryset.values_list("pk", flat=True))
-        changed = sum(
-            services.fail_separation(pk, code=ErrorCode.CANCELLED, message=STOPPED_MESSAGE)
-            for pk in ids
-        )
         report(
             self,
             request,
-            changed=changed,
-            skipped=len(ids) - changed,
+            (
+                services.fail_separation(pk, code=ErrorCode.CANCELLED, message=STOPPED_MESSAGE)
+                for pk in queryset.values_list("pk", flat=True)
+            ),
             noun="separation",
             did="failed",
             why="not queued or running",
@@ -121,13 +115,10 @@ class JobAdmin(ServiceStateAdmin):
     @admin.action(description="Cancel the selected jobs", permissions=["operate"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         """Cancel each active job as its owner would: its reserved credits go back."""
-        ids = list(queryset.values_list("pk", flat=True))
-        changed = sum(services.cancel_job(pk) for pk in ids)
         report(
             self,
             request,
-            changed=changed,
-            skipped=len(ids) - changed,
+            (services.cancel_job(pk) for pk in queryset.values_list("pk", flat=True)),
             noun="job",
             did="cancelled",
             why="not queued or running",
@@ -176,17 +167,14 @@ class LinkImportAdmin(ServiceStateAdmin):
 
         A worker that is fetching one would still make its job, which no link would then name.
         """
-        ids = list(queryset.values_list("pk", "status"))
-        changed = sum(
-            services.fail_link(pk, code="cancelled", message=LINK_STOPPED_MESSAGE)
-            for pk, status in ids
-            if status == LinkImport.Status.QUEUED
-        )
         report(
             self,
             request,
-            changed=changed,
-            skipped=len(ids) - changed,
+            (
+                status == LinkImport.Status.QUEUED
+                and services.fail_link(pk, code="cancelled", message=LINK_STOPPED_MESSAGE)
+                for pk, status in queryset.values_list("pk", "status")
+            ),
             noun="link",
             did="failed",
             why="not queued",
