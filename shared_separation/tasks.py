@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import logging
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from celery import shared_task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
 from django.conf import settings
-from django.core.files import File
 
-from core.billing import plans
-from core.billing.services import InsufficientCredits
 from core.health.transient import is_transient
 from core.jobs import services
 from shared_separation import runner, worker
 from shared_separation.engine import SeparationError
-from shared_separation.links import LinkError
-from shared_separation.links.configured import import_configured
 
 logger = logging.getLogger(__name__)
 
@@ -101,60 +94,4 @@ def import_link_task(link_id: str) -> str:
     A video fetched before attaches to its stored audio; one that another link is fetching
     now waits for that fetch: each video is downloaded once.
     """
-    link = services.claim_link(link_id)
-    if link is None:
-        return "gone"  # already taken (a redelivered message) or finished
-    if services.follow_known(link):
-        return "attached"
-    if link.media_id is not None:
-        if not services.lease_media(link.media_id):
-            services.wait_for_media(link)
-            return "waiting"
-        if services.follow_known(link):
-            # Another link's fetch ended between the first look and the lease: no second one.
-            services.release_media(link.media_id)
-            return "attached"
-    url = link.media.url if link.media is not None else link.url
-    plan = plans.plan_for(link.owner)
-    try:
-        # The download lives only as long as this task: stored by submit(), or deleted.
-        with tempfile.TemporaryDirectory(prefix="link-") as tmp:
-            audio = import_configured(
-                url,
-                Path(tmp) / "download",
-                max_duration=plans.longest_previewable(plan),
-                max_bytes=services.max_link_bytes(plan),
-            )
-            name = f"{(audio.title or 'song').strip()[:200]}{audio.path.suffix}"
-            with audio.path.open("rb") as fh:
-                job = services.job_from_audio(
-                    link, File(fh, name=name), duration=audio.duration, size=None
-                )
-    except (InsufficientCredits, LinkError, SeparationError) as exc:
-        # Too long now means too long for every plan (a higher plan's songs come as previews).
-        services.fail_for(link_id, exc)
-        code = "no_credits" if isinstance(exc, InsufficientCredits) else str(exc.code)
-        if link.media_id is not None:
-            message = getattr(exc, "message", str(exc))
-            services.media_failed(link.media_id, code=code, message=message)
-        logger.info("link %s failed: %s (%s)", link_id, exc, code)
-        return code
-    except SoftTimeLimitExceeded:
-        services.fail_link(link_id, code="timeout", message="Fetching the link took too long.")
-        if link.media_id is not None:
-            services.media_failed(link.media_id, code="timeout", message="timed out")
-        return "timeout"
-    except Exception:
-        logger.exception("link %s stopped on an unexpected error", link_id)
-        services.fail_link(
-            link_id,
-            code="internal",
-            message="An internal error stopped the import. It has been logged; please try again.",
-        )
-        if link.media_id is not None:
-            services.media_failed(link.media_id, code="internal", message="internal error")
-        raise
-    if link.media_id is not None:
-        services.media_fetched(link.media_id, job, title=audio.title, artist=audio.artist)
-    services.complete_link(link_id, job)
-    return "succeeded"
+    return services.fetch_link(link_id)

@@ -10,6 +10,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from core.jobs.services.intake import Refusal
+
 logger = logging.getLogger(__name__)
 
 
@@ -61,7 +63,10 @@ def body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Answer every API error in one shape; unknown exceptions stay 500s (and are logged)."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, Refusal):
+        # The intake's refusal, in the API's shape: its code, status, message and facts.
+        exc = ApiError(exc.status, exc.code, exc.message, **exc.facts)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -119,17 +119,11 @@ def _save_or_replay(user: User, api_job: ApiJob, ask: Ask) -> ApiJob | None:
 
 
 def submit_upload(
-    user: User,
-    content: File,
-    ask: Ask,
-    *,
-    name: str,
-    duration: float,
-    priority: bool,
+    user: User, content: File, ask: Ask, examined: jobs.Examined, order: jobs.Order
 ) -> tuple[ApiJob, bool]:
-    """Submit an uploaded file for the account; return its API job and whether it is new.
+    """Submit an examined upload for the account; return its API job and whether it is new.
 
-    Raises billing.InsufficientCredits (nothing is reserved or stored) and IdempotencyMismatch.
+    Raises jobs.Refusal (the balance: nothing is reserved or stored) and IdempotencyMismatch.
     """
     earlier = _replay(user, ask)
     if earlier is not None:
@@ -139,20 +133,7 @@ def submit_upload(
         twin = _save_or_replay(user, api_job, ask)
         if twin is not None:
             return twin, False
-        job = jobs.submit(
-            content,
-            jobs.Submission(
-                original_name=name,
-                stem=ask.job_stem,
-                format=ask.format,
-                brand=ask.brand,
-                origin=Job.Origin.API,
-                priority=priority,
-                duration=duration,
-                quality=ask.quality or None,
-            ),
-            owner=user,
-        )
+        job = jobs.admit(content, content.name or "song", examined, order)
         ApiJob.objects.filter(pk=api_job.pk).update(job=job)
         api_job.job = job
     return api_job, True
@@ -161,7 +142,7 @@ def submit_upload(
 def submit_link(user: User, ask: Ask, *, client: str) -> tuple[ApiJob, bool]:
     """Queue a link's import for the account; return its API job and whether it is new.
 
-    Raises LinkError (before anything is created), InsufficientCredits and IdempotencyMismatch.
+    Raises LinkError (before anything is created), jobs.Refusal and IdempotencyMismatch.
     """
     earlier = _replay(user, ask)
     if earlier is not None:
@@ -169,7 +150,7 @@ def submit_link(user: User, ask: Ask, *, client: str) -> tuple[ApiJob, bool]:
     balance = billing.balance(user)
     if balance < 1:
         # The length is known only once fetched; a link needs at least one credit to start.
-        raise InsufficientCredits(balance=balance, needed=1)
+        raise jobs.no_credits(InsufficientCredits(balance=balance, needed=1))
     with transaction.atomic():
         api_job = _new_api_job(user, ask)
         twin = _save_or_replay(user, api_job, ask)

@@ -18,25 +18,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import plan_limits, selectors, serializers, services
+from core.api import selectors, serializers, services
 from core.api.callbacks import CallbackRefused, check_address
 from core.api.errors import ApiError, body, not_found
 from core.api.models import ApiJob
 from core.api.pagination import Pagination
 from core.billing import plans
 from core.billing import selectors as billing
-from core.billing.services import InsufficientCredits
 from core.http import files, ratelimit
 from core.jobs import deliveries, live_streams
 from core.jobs import services as jobs
 from core.jobs.media import SeparationError
 from core.jobs.models import Job
+from shared_separation.errors import status_of
 from shared_separation.links import LinkError
 
 logger = logging.getLogger(__name__)
 
-# Multipart framing around the file; a body longer than the limit plus this is refused unread.
-UPLOAD_OVERHEAD = 64 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 STEM_LABELS = {"vocals": "Acapella", "accompaniment": "Instrumental"}
 ERRORS = {
@@ -135,7 +133,7 @@ class SeparationList(APIView):
     def _ask(
         self, request: Request, data: dict[str, Any], plan: plans.Plan, **kw: str
     ) -> services.Ask:
-        plan_limits.check_format(plan, data["format"])
+        jobs.check_format(plan, data["format"])
         callback_url = (data.get("callback_url") or "").strip()
         if callback_url:
             try:
@@ -168,30 +166,29 @@ class SeparationList(APIView):
         return response
 
     def _submit_upload(self, request: Request, plan: plans.Plan) -> Response:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > plan.max_upload_bytes + UPLOAD_OVERHEAD:
-            # Refused before the body is read: an oversized upload never reaches the disk.
-            plan_limits.check_size(plan, length)
+        # Refused before the body is read: an oversized upload never reaches the disk.
+        jobs.check_request_length(plan, request.META.get("CONTENT_LENGTH"), files=1)
         form = serializers.UploadSubmitSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         upload: UploadedFile = data["file"]
         ask = self._ask(request, data, plan, file_sha256=jobs.hash_file(File(upload)))
-        duration = plan_limits.probe(plan, upload)
+        order = jobs.Order(
+            stem=ask.job_stem,
+            brand=ask.brand,
+            format=ask.format,
+            origin=Job.Origin.API,
+            owner=_user(request),
+            plan=plan,
+            quality=ask.quality or None,
+            # An API client asked for the song: a longer one is refused, never cut short.
+            previews=False,
+            priority=plan.priority,
+        )
+        content = File(upload, name=upload.name or "song")
         try:
-            api_job, created = services.submit_upload(
-                _user(request),
-                File(upload, name=upload.name),
-                ask,
-                name=upload.name or "song",
-                duration=duration,
-                priority=plan.priority,
-            )
-        except InsufficientCredits as exc:
-            raise _payment_required(exc) from exc
+            examined = jobs.examine(content, order)
+            api_job, created = services.submit_upload(_user(request), content, ask, examined, order)
         except services.IdempotencyMismatch as exc:
             raise _mismatch() from exc
         return self._accepted(request, api_job, created)
@@ -204,25 +201,11 @@ class SeparationList(APIView):
         user = _user(request)
         try:
             api_job, created = services.submit_link(user, ask, client=ratelimit.client_id(request))
-        except InsufficientCredits as exc:
-            raise _payment_required(exc) from exc
         except LinkError as exc:
-            code = 422 if exc.code == "private_address" else 400
-            raise ApiError(code, exc.code, exc.message) from exc
+            raise ApiError(status_of(exc.code), exc.code, exc.message) from exc
         except services.IdempotencyMismatch as exc:
             raise _mismatch() from exc
         return self._accepted(request, api_job, created)
-
-
-def _payment_required(exc: InsufficientCredits) -> ApiError:
-    return ApiError(
-        402,
-        "insufficient_credits",
-        f"This song needs {exc.needed} credits and the balance is {exc.balance}. "
-        "Nothing was reserved.",
-        balance=exc.balance,
-        needed=exc.needed,
-    )
 
 
 def _mismatch() -> ApiError:
@@ -302,7 +285,7 @@ class SeparationDownload(APIView):
         api_job = _api_job(request, pk)
         if stem not in selectors.delivered_stems(api_job.stem) or fmt not in deliveries.FORMATS:
             raise ApiError(404, "not_found", "This separation has no such file.")
-        plan_limits.check_format(_plan(request), fmt)
+        jobs.check_format(_plan(request), fmt)
         current = selectors.state(api_job)
         if current.status == Job.Status.EXPIRED:
             raise ApiError(410, "gone", "The files of this separation have been deleted.")

@@ -34,6 +34,7 @@ class Plan:
 ANONYMOUS = "anonymous"
 FREE = "free"
 PAID = "paid"
+HOUSE = "house"
 
 
 def anonymous_plan() -> Plan:
@@ -68,6 +69,21 @@ def paid_plan() -> Plan:
         retention=timedelta(days=settings.PAID_RETENTION_DAYS),
         max_files=settings.PAID_MAX_FILES,
         api_access=True,
+    )
+
+
+def house_plan() -> Plan:
+    """Return the limits of the house's own songs (the promo bot's): whole songs, no credits."""
+    return Plan(
+        code=HOUSE,
+        name="House",
+        max_duration=settings.YOUTUBE_MAX_DURATION,
+        max_upload_bytes=settings.YOUTUBE_MAX_DOWNLOAD_BYTES,
+        formats=frozenset({"mp3", "wav", "flac"}),
+        priority=False,
+        retention=timedelta(hours=settings.RETENTION_HOURS),
+        max_files=1,
+        api_access=False,
     )
 
 

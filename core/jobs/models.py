@@ -244,6 +244,8 @@ class LinkImport(models.Model):
     )
     # Who asked (an address or /64 network), as the rate limit counts them.
     client = models.CharField(max_length=64, blank=True)
+    # Who pasted it: the bot's links are fetched under the house plan (core.billing.plans).
+    origin = models.CharField(max_length=8, choices=Job.Origin.choices, default=Job.Origin.WEB)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
     )

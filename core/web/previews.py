@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -73,10 +72,7 @@ def separate_whole(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     try:
         whole = services.submit_whole(job, owner=owner)
     except InsufficientCredits as exc:
-        message = (
-            f"The whole song needs {exc.needed} credit{pluralize(exc.needed)} and your balance "
-            f"is {exc.balance}. Nothing was charged."
-        )
+        message = services.credits_message(exc.needed, exc.balance)
         return _message(request, "Not enough credits", message, 402)
     except FileNotFoundError:
         return _message(request, "This song is gone", "Upload the song again.", 410)

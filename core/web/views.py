@@ -25,8 +25,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core.billing import plans
-from core.billing import selectors as billing_selectors
-from core.billing.services import InsufficientCredits, credits_for_duration
 from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.http import files, ratelimit
@@ -36,12 +34,11 @@ from core.jobs.media import SeparationError
 from core.jobs.models import Job, LinkImport, Separation
 from core.web import previews
 from core.web.forms import LinkForm, UploadForm
+from shared_separation.errors import Code, status_of
 from shared_separation.links import LinkError
 
 logger = logging.getLogger(__name__)
 
-# Multipart framing around the file; a body longer than the limit plus this is refused unread.
-UPLOAD_OVERHEAD = 64 * 1024
 REFRESH_SECONDS = 3  # how often the job page reloads itself when JavaScript is off
 
 # What a visitor can do about each failure (by the engine's and the pool's error codes).
@@ -67,9 +64,6 @@ LINK_ADVICE = {
     "live": "Wait until the stream has ended and paste the link of the recording.",
 }
 DEFAULT_LINK_ADVICE = "Paste another link, or download the song and upload the file here."
-# HTTP status of a link refused at once: a malformed link is a bad request; a well-formed link
-# to a private or local address is understood but refused.
-LINK_STATUS = {"private_address": 422}
 
 
 def _brand(request: HttpRequest) -> Brand:
@@ -130,12 +124,18 @@ def _render_home(
     return render(request, _brand(request).template_names("web/home.html"), context, status=status)
 
 
-def _refuse(request: HttpRequest, form: UploadForm, status: int, error: str = "") -> HttpResponse:
+def _refuse(
+    request: HttpRequest,
+    form: UploadForm,
+    status: int,
+    error: str = "",
+    **facts: Any,
+) -> HttpResponse:
     errors = [*form.errors.get("file", []), *form.errors.get("format", [])]
     message = error or str(next(iter(errors), "The upload was refused."))
     logger.info("upload refused (%s): %s", status, message)
     if _wants_json(request):
-        return JsonResponse({"error": message}, status=status)
+        return JsonResponse({"error": message, **facts}, status=status)
     return _render_home(request, form, status=status, error=message)
 
 
@@ -156,56 +156,27 @@ def _upload(request: HttpRequest) -> HttpResponse:
         response = _refuse(request, UploadForm(plan=plan), 429, _over_quota(wait))
         response["Retry-After"] = str(wait)
         return response
-    limit = plan.max_upload_bytes * plan.max_files
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > limit + UPLOAD_OVERHEAD:
         # Refused before reading the body, so an oversized upload never reaches the disk.
-        return _refuse(
-            request,
-            UploadForm(plan=plan),
-            413,
-            f"The file is over the limit of {human_size(limit)}. Upload a smaller file.",
-        )
+        services.check_request_length(plan, request.META.get("CONTENT_LENGTH"))
+    except services.Refusal as refusal:
+        return _refused(request, UploadForm(plan=plan), refusal)
     form = UploadForm(request.POST, request.FILES, plan=plan)
     if not form.is_valid():
-        return _refuse(request, form, form.error_status())
+        return _refuse(request, form, 400)
     uploads = form.cleaned_data["file"]
-    owner = request.user if isinstance(request.user, User) else None
-    if owner is not None and len(uploads) > 1:
-        # Several songs: all or none when the balance plainly cannot pay for them all.
-        needed = sum(
-            credits_for_duration(info.duration)
-            for info, preview in zip(form.media_infos, form.previews, strict=True)
-            if not preview
-        )
-        balance = billing_selectors.balance(owner)
-        if needed > balance:
-            return _payment_required(request, InsufficientCredits(balance=balance, needed=needed))
-    jobs: list[Job] = []
-    for upload, info, preview in zip(uploads, form.media_infos, form.previews, strict=True):
-        submission = services.Submission(
-            original_name=upload.name or "song",
-            stem=brand.stem,
-            brand=brand.slug,
-            format=form.cleaned_data["format"],
-            duration=info.duration,
-        )
-        content = File(upload, name=upload.name)
-        try:
-            if preview:
-                # Too long for the plan (a higher one takes it): its first seconds, free.
-                jobs.append(services.submit_preview(content, submission, owner=owner))
-            else:
-                # A logged-in visitor pays in credits (and gets the plan's queue and
-                # retention); anonymous ones use the free tier.
-                jobs.append(services.submit(content, submission, owner=owner))
-        except InsufficientCredits as exc:
-            return _payment_required(request, exc, submitted=len(jobs))
-        except SeparationError as exc:
-            return _unavailable(request, exc)  # the preview could not be cut
+    order = services.Order(
+        stem=brand.stem,
+        brand=brand.slug,
+        format=form.cleaned_data["format"],
+        owner=request.user if isinstance(request.user, User) else None,
+        plan=plan,
+    )
+    songs = [(File(upload, name=upload.name), upload.name or "song") for upload in uploads]
+    try:
+        jobs = services.take_many(songs, order)
+    except services.Refusal as refusal:
+        return _refused(request, form, refusal)
     ratelimit.record(client)
     urls = [reverse("web:job", args=[job.pk]) for job in jobs]
     # Several songs: the account page lists them all, each with its state.
@@ -216,22 +187,27 @@ def _upload(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(url, status=303)
 
 
-def _payment_required(
-    request: HttpRequest, exc: InsufficientCredits, *, submitted: int = 0
-) -> HttpResponse:
+def _refused(request: HttpRequest, form: UploadForm, refusal: services.Refusal) -> HttpResponse:
+    """Answer the intake's refusal: its status, its message, its code and facts for scripts."""
+    if refusal.code == Code.INSUFFICIENT_CREDITS:
+        return _payment_required(request, refusal)
+    return _refuse(request, form, refusal.status, refusal.message, code=refusal.code)
+
+
+def _payment_required(request: HttpRequest, refusal: services.Refusal) -> HttpResponse:
     """Answer 402 with the balance: the song needs more credits than the account has."""
-    message = (
-        f"This song needs {exc.needed} credit{pluralize(exc.needed)} (one per started minute) "
-        f"and your balance is {exc.balance} credit{pluralize(exc.balance)}. Nothing was charged."
-    )
+    message = refusal.message
+    submitted = int(refusal.facts.get("submitted") or 0)
     if submitted:
         message += f" The first {submitted} song{pluralize(submitted)} went through."
     logger.info("upload refused (402): %s", message)
+    balance, needed = refusal.facts["balance"], refusal.facts["needed"]
     if _wants_json(request):
         return JsonResponse(
-            {"error": message, "balance": exc.balance, "needed": exc.needed}, status=402
+            {"error": message, "code": refusal.code, "balance": balance, "needed": needed},
+            status=402,
         )
-    context = {"title": "Not enough credits", "message": message, "balance": exc.balance}
+    context = {"title": "Not enough credits", "message": message, "balance": balance}
     return render(request, "web/message.html", context, status=402)
 
 
@@ -266,7 +242,7 @@ def link_submit(request: HttpRequest) -> HttpResponse:
             owner=request.user if isinstance(request.user, User) else None,
         )
     except LinkError as exc:
-        return _refuse_link(request, form, LINK_STATUS.get(exc.code, 400), exc.message)
+        return _refuse_link(request, form, status_of(exc.code), exc.message)
     ratelimit.record(client)
     # A video fetched before is already a job: straight to its page.
     if link.job_id is not None:

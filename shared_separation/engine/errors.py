@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from shared_separation.errors import Code
 
 
-class ErrorCode(StrEnum):
-    """Stable machine-readable reasons a separation can fail."""
-
-    EMPTY_FILE = "empty_file"
-    NOT_AUDIO = "not_audio"
-    NO_SAMPLES = "no_samples"
-    TOO_LONG = "too_long"
-    DECODE_FAILED = "decode_failed"
-    ENCODE_FAILED = "encode_failed"
-    MODEL_MISSING = "model_missing"
-    MODEL_CORRUPT = "model_corrupt"
-    FFMPEG_MISSING = "ffmpeg_missing"
-    CANCELLED = "cancelled"
-    INTERNAL = "internal"
+# The one catalogue of codes (pure Python, like the engine): a separation fails with one of them.
+ErrorCode = Code
 
 
 class SeparationError(Exception):

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 from shared_separation.engine import SeparationError, media
+from shared_separation.errors import Code
 from shared_separation.links.guard import is_public, parse_allow
 from shared_separation.links.messages import too_long_message
 
@@ -38,7 +39,8 @@ class LinkError(Exception):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        # A code outside the catalogue is a bug here, not a client's problem: fail loudly.
+        self.code = Code(code)
         self.message = message
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import tempfile
 import uuid
 from datetime import timedelta
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
@@ -21,20 +23,20 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.billing import plans
-from core.billing.services import InsufficientCredits
 from core.celery import celery_app
 from core.jobs import signals
-from core.jobs.media import SeparationError
 from core.jobs.models import AudioSource, Job, LinkImport, RemoteMedia
+from core.jobs.services import intake
+from core.jobs.services.intake import Order, Refusal
 from core.jobs.services.names import (
     LIGHT_QUEUE,
     LINK_TASK,
     LINK_TASK_MARGIN,
 )
-from core.jobs.services.preview import submit_preview
-from core.jobs.services.submission import Submission, submit
+from shared_separation.errors import Code
 from shared_separation.links import LinkError, check_syntax, check_url, too_long_message
 from shared_separation.links.canonical import MediaKey, identify
+from shared_separation.links.configured import import_configured
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ def submit_link(
     client: str = "",
     owner: User | None = None,
     quality: str = "",
+    origin: str = Job.Origin.WEB,
+    enqueue: bool = True,
 ) -> LinkImport:
     """Check a pasted link and queue its import; raise LinkError before creating anything.
 
@@ -64,6 +68,7 @@ def submit_link(
     finished at once from its stored audio, and the returned link has its job. Otherwise only
     http(s) links to public addresses pass (or the LINK_ALLOWED_PRIVATE exceptions of the
     tests); the worker's address guard checks every connection again, redirects included.
+    With `enqueue` off the caller fetches it itself (`fetch_link`: the bot, in its own worker).
     """
     url, _, _ = check_syntax(url)
     key = identify(url)
@@ -80,6 +85,7 @@ def submit_link(
         client=client[:64],
         owner=owner,
         media=media,
+        origin=origin,
     )
     logger.info("link %s submitted (%s)", link.pk, key or "no video key")
     if media is not None and (claimed := claim_link(link.pk)) is not None:
@@ -89,7 +95,8 @@ def submit_link(
         LinkImport.objects.filter(pk=link.pk, status=LinkImport.Status.FETCHING).update(
             status=LinkImport.Status.QUEUED
         )
-    transaction.on_commit(lambda: enqueue_link(link.pk))
+    if enqueue:
+        transaction.on_commit(lambda: enqueue_link(link.pk))
     return link
 
 
@@ -137,7 +144,7 @@ def follow_known(link: LinkImport) -> bool:
                     duration=source.duration,
                     size=source.size,
                 )
-        except (InsufficientCredits, LinkError, SeparationError) as exc:
+        except (LinkError, Refusal) as exc:
             fail_for(link.pk, exc)
             return True
         complete_link(link.pk, job)
@@ -155,33 +162,49 @@ def _name(title: str, stored: str) -> str:
     return f"{(title or 'song').strip()[:200]}{PurePath(stored).suffix}"
 
 
+def link_order(link: LinkImport) -> Order:
+    """Return what a link asks of its song, under the plan that applies when it is fetched.
+
+    The owner's plan when the link is fetched sets the longest song it may bring; a longer one
+    that a higher plan takes comes in too, and only its first seconds are separated. The bot's
+    links are the house's: whole songs up to its own limit, no credits.
+    """
+    house = link.origin == Job.Origin.BOT
+    return Order(
+        stem=link.stem,
+        brand=link.brand,
+        format=link.format,
+        origin=link.origin,
+        owner=link.owner,
+        plan=plans.house_plan() if house else plans.plan_for(link.owner),
+        quality=link.quality or None,
+        previews=not house,
+    )
+
+
+def longest_link(order: Order) -> float:
+    """Return the longest song a link may bring under this order."""
+    plan = order.plan_of()
+    return plans.longest_previewable(plan) if order.previews else plan.max_duration
+
+
 def job_from_audio(
     link: LinkImport, content: File, *, duration: float | None, size: int | None
 ) -> Job:
-    """Make the link's job from its audio, as the owner's plan allows: whole, or a preview.
+    """Make the link's job from its audio through the intake: whole, or a preview.
 
-    Raises LinkError (too long or too large for every plan), billing.InsufficientCredits, or
-    SeparationError when a preview cannot be cut.
+    Raises LinkError (too long or too large for every plan) or intake.Refusal (the balance,
+    a preview that could not be cut).
     """
-    # The owner's plan when the link is fetched sets the longest song it may bring; a longer
-    # one that a higher plan takes comes in too, and only its first seconds are separated.
-    plan = plans.plan_for(link.owner)
-    longest = plans.longest_previewable(plan)
+    order = link_order(link)
+    plan = order.plan_of()
+    longest = longest_link(order)
     if duration is None or duration > longest:
         raise LinkError("too_long", too_long_message(duration or 0.0, longest))
     if size is not None and size > max_link_bytes(plan):
         raise LinkError("too_large", "The file behind the link is larger than the limit.")
-    submission = Submission(
-        original_name=content.name or "song",
-        stem=link.stem,
-        format=link.format,
-        brand=link.brand,
-        duration=duration,
-        quality=link.quality or None,
-    )
-    if plans.plan_for_preview(plan, duration) is not None:
-        return submit_preview(content, submission, owner=link.owner)
-    return submit(content, submission, owner=link.owner)
+    examined = intake.judge_length(plan, duration, order)
+    return intake.admit(content, content.name or "song", examined, order)
 
 
 def max_link_bytes(plan: plans.Plan) -> int:
@@ -189,18 +212,78 @@ def max_link_bytes(plan: plans.Plan) -> int:
     return max(settings.LINK_MAX_BYTES, plan.max_upload_bytes)
 
 
-def fail_for(link_id: uuid.UUID | str, exc: Exception) -> None:
-    """Fail a link with the visitor's words for why its audio could not become a job."""
-    if isinstance(exc, InsufficientCredits):
-        message = (
-            f"This song needs {exc.needed} credit{'s' if exc.needed != 1 else ''} (one per "
-            f"started minute) and your balance is {exc.balance}. Nothing was charged."
+def fail_for(link_id: uuid.UUID | str, exc: LinkError | Refusal) -> str:
+    """Fail a link with the visitor's words for why its audio could not become a job.
+
+    Return the code stored: a link refused for its balance once fetched is `no_credits`.
+    """
+    code = str(exc.code)
+    if exc.code == Code.INSUFFICIENT_CREDITS:
+        code = Code.NO_CREDITS
+    fail_link(link_id, code=code, message=exc.message)
+    return code
+
+
+def fetch_link(link_id: uuid.UUID | str) -> str:
+    """Fetch a queued link's audio and make its job, or record why not; return the outcome.
+
+    A video fetched before attaches to its stored audio; one that another link is fetching
+    now waits for that fetch: each video is downloaded once. The pool's link task runs this;
+    the bot runs it in its own worker for its own songs.
+    """
+    link = claim_link(link_id)
+    if link is None:
+        return "gone"  # already taken (a redelivered message) or finished
+    if follow_known(link):
+        return "attached"
+    if link.media_id is not None:
+        if not lease_media(link.media_id):
+            wait_for_media(link)
+            return "waiting"
+        if follow_known(link):
+            # Another link's fetch ended between the first look and the lease: no second one.
+            release_media(link.media_id)
+            return "attached"
+    url = link.media.url if link.media is not None else link.url
+    order = link_order(link)
+    try:
+        # The download lives only as long as this call: stored by the intake, or deleted.
+        with tempfile.TemporaryDirectory(prefix="link-") as tmp:
+            audio = import_configured(
+                url,
+                Path(tmp) / "download",
+                max_duration=longest_link(order),
+                max_bytes=max_link_bytes(order.plan_of()),
+            )
+            name = f"{(audio.title or 'song').strip()[:200]}{audio.path.suffix}"
+            with audio.path.open("rb") as fh:
+                job = job_from_audio(link, File(fh, name=name), duration=audio.duration, size=None)
+    except (LinkError, Refusal) as exc:
+        # Too long now means too long for every plan (a higher plan's songs come as previews).
+        code = fail_for(link_id, exc)
+        if link.media_id is not None:
+            media_failed(link.media_id, code=code, message=exc.message)
+        logger.info("link %s failed: %s (%s)", link_id, exc, code)
+        return code
+    except SoftTimeLimitExceeded:
+        fail_link(link_id, code=Code.TIMEOUT, message="Fetching the link took too long.")
+        if link.media_id is not None:
+            media_failed(link.media_id, code=Code.TIMEOUT, message="timed out")
+        return Code.TIMEOUT
+    except Exception:
+        logger.exception("link %s stopped on an unexpected error", link_id)
+        fail_link(
+            link_id,
+            code=Code.INTERNAL,
+            message="An internal error stopped the import. It has been logged; please try again.",
         )
-        fail_link(link_id, code="no_credits", message=message)
-    elif isinstance(exc, LinkError | SeparationError):
-        fail_link(link_id, code=str(exc.code), message=exc.message)
-    else:
-        raise TypeError(f"not a refusal: {exc!r}")
+        if link.media_id is not None:
+            media_failed(link.media_id, code=Code.INTERNAL, message="internal error")
+        raise
+    if link.media_id is not None:
+        media_fetched(link.media_id, job, title=audio.title, artist=audio.artist)
+    complete_link(link_id, job)
+    return "succeeded"
 
 
 # -- one fetch per video ----------------------------------------------------------------------

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.api.errors import ApiError
 from core.api.models import ApiJob
-from core.api.plan_limits import check_format
 from core.billing import plans
 from core.jobs.models import Job, LinkImport
+from core.jobs.services import Refusal, check_format
 from tests.core.api.conftest import Account, assert_error, assert_matches, client_for, make_user
 from tests.core.api.helpers import song, upload
 
@@ -143,8 +142,8 @@ def test_a_private_callback_address_is_422(account: Account, tmp_path: Path, cal
 
 
 def test_a_format_outside_the_plan_names_the_plan_that_has_it() -> None:
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refusal) as refused:
         check_format(plans.free_plan(), "flac")
-    assert refused.value.status_code == 403
+    assert refused.value.status == 403
     assert refused.value.code == "plan_required"
     assert "Pro plan" in refused.value.message and "FLAC" in refused.value.message
