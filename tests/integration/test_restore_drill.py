@@ -372,3 +372,25 @@ def test_a_dump_of_a_live_stack_restores_into_a_new_server_with_the_same_pages_a
         assert len(_ledger(account)) == len(_ledger(before["account"])) + 2
     finally:
         web.stop()
+
+
+def test_the_documented_lifecycle_rules_are_the_file_and_an_s3_server_takes_them(
+    s3_server: S3Server,
+) -> None:
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    shown = re.search(r"`deploy/s3-lifecycle\.json`:\n\n```json\n(.*?)```", docs, flags=re.S)
+    assert shown is not None
+    rules = json.loads((ROOT / "deploy" / "s3-lifecycle.json").read_text())
+    assert json.loads(shown.group(1)) == rules
+    by_prefix = {r["Filter"].get("Prefix", ""): r for r in rules["Rules"]}
+    # Every prefix of visitors' files loses its deleted versions within a day (the privacy
+    # promise), and no rule expires current uploads or stems: their life follows their use.
+    for prefix in ("sources/", "separations/", "deliveries/", "health/"):
+        assert by_prefix[prefix]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+        assert "Days" not in by_prefix[prefix].get("Expiration", {})
+    bucket = s3_server.new_bucket()
+    client = s3_server.client()
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rules)
+    stored = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert {r["ID"] for r in stored} == {r["ID"] for r in rules["Rules"]}
