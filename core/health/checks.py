@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from core import storage
 
@@ -103,3 +104,16 @@ def run_checks(names: Iterable[str] | None = None) -> list[CheckResult]:
             detail, ok = f"{type(exc).__name__}: {exc}"[:300], False
         results.append(CheckResult(name, ok, detail, (time.perf_counter() - started) * 1000))
     return results
+
+
+def unapplied_migrations() -> list[str]:
+    """Return the migrations of this code that the database lacks, in the order they apply.
+
+    Migrations the database has and this code does not know (a release rolled back) are no
+    reason to refuse: migrations are kept backward compatible for exactly that.
+    """
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [
+        f"{migration.app_label}.{migration.name}" for migration, backwards in plan if not backwards
+    ]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import redis
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "bin" / "stemsplit"
@@ -103,3 +106,59 @@ def until(predicate: Any, timeout: float, what: str, roles: list[Role], step: fl
             tails = "\n".join(f"--- {r.name}:\n{r.log()[-3000:]}" for r in roles)
             raise AssertionError(f"{what}: not within {timeout}s\n{tails}")
         time.sleep(step)
+
+
+def role_env(**settings: str) -> dict[str, str]:
+    """Return the environment of a role run as in production, plus these settings.
+
+    Nothing of the test process's own Django, database or storage settings leaks in: a role
+    sees only what an operator's environment file would give it.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "AWS_", "STORAGE_", "DATABASE_", "STEMSPLIT_"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "core.settings",
+            "STEMSPLIT_VENV": str(Path(sys.executable).parent.parent),
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            # Plain HTTP on 127.0.0.1 here; production sits behind a TLS proxy.
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "SECURE_HSTS_SECONDS": "0",
+            "ANON_SUBMISSIONS_PER_HOUR": "0",
+            "API_REQUESTS_PER_MINUTE": "0",
+            "SEPARATION_THREADS": "1",
+            "WEB_WORKERS": "1",
+            **settings,
+        }
+    )
+    return env
+
+
+def run_script(
+    role: str, workdir: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run deploy/bin/stemsplit with a role to its end, whatever its exit status."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [str(SCRIPT), role, *args],
+        cwd=workdir,
+        env={**env, "DATA_DIR": str(workdir / "data")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def serving(base: str) -> bool:
+    """Return whether a web role at this address answers /healthz with 200."""
+    try:
+        return requests.get(f"{base}/healthz", timeout=30).status_code == 200
+    except requests.RequestException:  # not listening yet, or busy starting
+        return False

@@ -24,7 +24,7 @@ def _script_roles() -> set[str]:
 
 
 def test_the_script_knows_every_role() -> None:
-    assert _script_roles() == ROLES | {"migrate", "collectstatic", "check"}
+    assert _script_roles() == ROLES | {"migrate", "backup", "restore", "collectstatic", "check"}
     assert os.access(SCRIPT, os.X_OK)
 
 
