@@ -1,7 +1,8 @@
 """Answer /healthz and /metrics for any host, before host and brand checks refuse a probe.
 
 Load balancers and Prometheus reach a process by its address, which neither ALLOWED_HOSTS
-nor a brand knows; /metrics guards itself (a bearer token or allowed networks).
+nor a brand knows; /metrics guards itself (a bearer token or allowed networks), and /healthz
+shows what failed (exception text, host names) only to the same callers.
 """
 
 from __future__ import annotations
@@ -32,10 +33,17 @@ class HealthCheckMiddleware:
             return metrics.metrics_view(request)
         results = run_checks()
         healthy = all(r.ok for r in results)
+        # An exception's text names hosts, ports and paths: for the operator, not the world.
+        trusted = metrics.allowed(request)
         body = {
             "status": "ok" if healthy else "failing",
             "checks": {
-                r.name: {"ok": r.ok, "detail": r.detail, "ms": round(r.millis, 1)} for r in results
+                r.name: (
+                    {"ok": r.ok, "detail": r.detail, "ms": round(r.millis, 1)}
+                    if trusted
+                    else {"ok": r.ok}
+                )
+                for r in results
             },
         }
         response = JsonResponse(body, status=200 if healthy else 503)
