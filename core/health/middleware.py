@@ -7,14 +7,61 @@ shows what failed (exception text, host names) only to the same callers.
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from core.health import metrics
+from core import observability
+from core.health import metrics, recorder
 from core.health.checks import run_checks
 
 PATH = "/healthz"
+# Anything else a client sends as a method is one label value, so it cannot grow the series.
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+# A proxy's request id is kept when it looks like one; otherwise (or absent) a new one.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+
+def route(request: HttpRequest) -> str:
+    """Return the request's URL name (never its path, whose ids would be unbounded labels)."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return str(match.view_name)
+    path = request.path_info.rstrip("/")
+    if path in (PATH, metrics.PATH):
+        return path.lstrip("/")  # answered by HealthCheckMiddleware, before any URL resolves
+    return "unmatched"  # a 404, or a host no brand serves
+
+
+class RequestMetricsMiddleware:
+    """Time every request into /metrics and give it an id, for logs and the X-Request-ID header."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get("X-Request-ID", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        token = observability.request_id.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            observability.request_id.reset(token)
+        elapsed = time.perf_counter() - started
+        method = request.method if request.method in _METHODS else "other"
+        name, code = route(request), str(response.status_code)
+        recorder.record(
+            [
+                (recorder.HTTP_DURATION, (method, name, f"{code[0]}xx"), elapsed),
+                (recorder.HTTP_REQUESTS, (method, name, code), 1),
+            ]
+        )
+        response["X-Request-ID"] = request_id
+        return response
 
 
 class HealthCheckMiddleware:
