@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 import uuid
@@ -227,3 +228,29 @@ def test_a_failing_task_is_counted_and_reaches_sentry_without_private_data(
         if line.startswith("{") and result.id in line and "FileNotFoundError" in line
     ]
     assert failed and "exc_info" in failed[0]
+
+
+def test_gunicorn_logs_json_lines_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    code = (
+        "import logging, logging.config, runpy\n"
+        f"conf = runpy.run_path({str(ROOT / 'deploy' / 'gunicorn.conf.py')!r})\n"
+        "logging.config.dictConfig(conf['logconfig_dict'])\n"
+        "logging.getLogger('gunicorn.access').info('GET /healthz 200')\n"
+        "logging.getLogger('gunicorn.error').error('worker timeout')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd="/",  # as the units start it, outside the project
+        env={**os.environ, "PYTHONPATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(r["logger"], r["message"]) for r in lines] == [
+        ("gunicorn.access", "GET /healthz 200"),
+        ("gunicorn.error", "worker timeout"),
+    ]
