@@ -93,7 +93,7 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
         )
         separating_since = time.monotonic()
         try:
-            engine.separate_file(
+            result = engine.separate_file(
                 src,
                 outputs,
                 max_duration=settings.SEPARATION_MAX_DURATION,
@@ -144,10 +144,10 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
             default_storage.delete(name)
         return "discarded"
     logger.info("separation %s succeeded", separation_id)
-    duration = separation.source.duration
-    if duration and separating > 0:
-        # The engine's own speed (decode, network, encode), not the copies to and from storage.
-        factor = float(duration) / separating
+    if result.duration > 0 and separating > 0:
+        # The engine's own speed (decode, network, encode) over the audio it decoded, not the
+        # copies to and from storage, nor a probed length that a caller may not have given.
+        factor = result.duration / separating
         recorder.record([(recorder.REALTIME_FACTOR, (str(separation.quality),), factor)])
     return "succeeded"
 

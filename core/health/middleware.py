@@ -11,7 +11,10 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from core import observability
@@ -36,6 +39,12 @@ def route(request: HttpRequest) -> str:
     return "unmatched"  # a 404, or a host no brand serves
 
 
+@receiver(request_finished)
+def _forget_request_id(**_: Any) -> None:
+    """Leave no request's id on what this thread logs between requests."""
+    observability.request_id.set("")
+
+
 class RequestMetricsMiddleware:
     """Time every request into /metrics and give it an id, for logs and the X-Request-ID header."""
 
@@ -45,12 +54,11 @@ class RequestMetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get("X-Request-ID", "")
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        token = observability.request_id.set(request_id)
+        # Kept until request_finished: Django logs a 4xx/5xx ("Not Found: ...") after the
+        # middleware returns, and that line should carry the id too.
+        observability.request_id.set(request_id)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-        finally:
-            observability.request_id.reset(token)
+        response = self.get_response(request)
         elapsed = time.perf_counter() - started
         method = request.method if request.method in _METHODS else "other"
         name, code = route(request), str(response.status_code)

@@ -77,16 +77,21 @@ def test_a_request_logs_its_id(client: Client) -> None:
     handler = logging.StreamHandler(stream)
     handler.addFilter(observability.ContextFilter())
     handler.setFormatter(observability.JsonFormatter())
-    logger = logging.getLogger("core.brands.middleware")
-    logger.addHandler(handler)
+    loggers = [logging.getLogger(n) for n in ("core.brands.middleware", "django.request")]
+    for logger in loggers:
+        logger.addHandler(handler)
     try:
         response = client.get("/", headers={"host": "nobody.example"})
+        logging.getLogger("django.request").warning("between requests")
     finally:
-        logger.removeHandler(handler)
-    (line,) = stream.getvalue().splitlines()
-    record = json.loads(line)
-    assert record["request_id"] == response["X-Request-ID"]
-    assert record["logger"] == "core.brands.middleware" and "task_id" not in record
+        for logger in loggers:
+            logger.removeHandler(handler)
+    refused, bad_request, between = (json.loads(line) for line in stream.getvalue().splitlines())
+    # Django's own "Bad Request" line comes after the middleware returned: it has the id too.
+    for record in (refused, bad_request):
+        assert record["request_id"] == response["X-Request-ID"] and "task_id" not in record
+    assert bad_request["logger"] == "django.request" and bad_request["level"] == "WARNING"
+    assert "request_id" not in between
 
 
 def test_the_scrubber_leaves_no_address_name_or_private_path() -> None:

@@ -6,14 +6,19 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from django.core.files import File
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_django.fixtures import Settings
 
 from core.health import heartbeat, recorder
-from tests.conftest import ROOT, worker_env
+from core.jobs import services
+from core.jobs.models import Job
+from tests.audio import make_song
+from tests.conftest import ROOT, WorkerProcess, wait_for, worker_env
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +126,36 @@ def test_recording_without_redis_neither_fails_nor_waits(
         assert client.get("/", headers={"host": "vocals-remover.localhost"}).status_code == 200
     # Twenty requests, but at most one connection attempt: the rest are skipped for a while.
     assert time.monotonic() - started < 20 * recorder.TIMEOUT_S
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_separation_records_its_realtime_factor(
+    celery_worker: WorkerProcess, tmp_path: Path, client: Client
+) -> None:
+    def count() -> float:
+        samples = _samples(client)
+        key = ("stemsplit_separation_realtime_factor_count", (("quality", "high"),))
+        return samples.get(key, 0.0)
+
+    before = count()
+    song = make_song(tmp_path / "song.mp3", 6)
+    with song.open("rb") as fh:
+        job = services.submit(
+            File(fh, name=song.name),
+            services.Submission(original_name=song.name, stem="vocals", quality="high"),
+        )
+
+    def finished() -> bool:
+        job.refresh_from_db()
+        return job.status not in Job.ACTIVE_STATUSES
+
+    wait_for(finished, timeout=300)
+    assert job.status == Job.Status.SUCCEEDED, job.error_message
+    wait_for(lambda: count() == before + 1, timeout=30)
+    samples = _samples(client)
+    total = samples[("stemsplit_separation_realtime_factor_sum", (("quality", "high"),))]
+    assert total > 0
+    # The separate task itself was timed, and did not fail.
+    task = (("state", "SUCCESS"), ("task", "shared_separation.separate"))
+    assert samples[("stemsplit_task_duration_seconds_count", task)] >= 1
