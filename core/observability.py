@@ -171,15 +171,21 @@ def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
     return scrubbed
 
 
+def set_private_roots(private_roots: Iterable[Path | str]) -> None:
+    """Name the folders whose paths (and whatever follows them) scrub_text replaces."""
+    global _private_roots
+    roots = sorted({str(Path(r)) for r in private_roots if str(r) not in ("", "/")}, key=len)
+    # Longest first: a folder inside another is replaced whole.
+    _private_roots = tuple(re.compile(re.escape(r) + r"[^'\"\n]*") for r in reversed(roots))
+
+
 def init_sentry(dsn: str, *, environment: str, private_roots: Iterable[Path | str]) -> None:
     """Send errors of web processes and Celery tasks to Sentry, without personal data."""
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 
-    global _private_roots
-    roots = sorted({str(Path(r)) for r in private_roots if str(r) not in ("", "/")}, key=len)
-    _private_roots = tuple(re.compile(re.escape(r) + r"[^'\"\n]*") for r in reversed(roots))
+    set_private_roots(private_roots)
     sentry_sdk.init(
         dsn=dsn,
         environment=environment or None,

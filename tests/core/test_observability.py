@@ -95,7 +95,7 @@ def test_a_request_logs_its_id(client: Client) -> None:
 
 
 def test_the_scrubber_leaves_no_address_name_or_private_path() -> None:
-    observability.init_sentry("", environment="", private_roots=[django_settings.MEDIA_ROOT])
+    observability.set_private_roots([django_settings.MEDIA_ROOT])
     text = (
         f"open '{django_settings.MEDIA_ROOT}/sources/x/{SECRET_NAME}' failed for {SECRET_EMAIL};"
         f' also "Jane Doe - Secret Song.flac" and take2.WAV, id 1234'
