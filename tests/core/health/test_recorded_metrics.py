@@ -36,8 +36,10 @@ def _samples(client: Client) -> Samples:
 
 
 @pytest.fixture
-def fresh(redis_server: str) -> None:
+def fresh(redis_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Forget what earlier tests recorded (only the metrics: a worker's queues stay bound)."""
+    # An earlier test without Redis may have left this process skipping for a few seconds.
+    monkeypatch.setattr(recorder, "_skip_until", 0.0)
     conn = heartbeat.client()
     for key in conn.scan_iter(match=f"{recorder.PREFIX}*"):
         conn.delete(key)
