@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import tempfile
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from core import observability
 from core.env import (
     env_bool,
     env_choice,
@@ -97,7 +99,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: load balancers probe by IP, which neither ALLOWED_HOSTS nor a brand knows.
+    # Outermost: every answer is timed and counted for /metrics, refusals and probes included.
+    "core.health.middleware.RequestMetricsMiddleware",
+    # Then: load balancers probe by IP, which neither ALLOWED_HOSTS nor a brand knows.
     "core.health.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside the brand check, so that even the unknown-host page carries the policy.
@@ -417,15 +421,23 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # TensorFlow's own chatter (checkpoint restores, deprecations) is not news.
-    "loggers": {"tensorflow": {"level": "WARNING"}},
-}
+# -- logs and errors (core.observability; docs/deploy.md "Observing it") ----------------------
+# "text" lines, or "json": one object per line (time, level, logger, message, exc_info, request
+# or task id). Celery workers and beat use the same (CELERY_WORKER_HIJACK_ROOT_LOGGER off).
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = observability.logging_config(LOG_FORMAT, LOG_LEVEL)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Errors of the web and the workers go to Sentry when set, scrubbed of e-mail addresses, file
+# names and paths under the data folders.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "")
+if SENTRY_DSN:
+    observability.init_sentry(
+        SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        private_roots=[DATA_DIR, MEDIA_ROOT, FILE_UPLOAD_TEMP_DIR, tempfile.gettempdir()],
+    )
 
 # Loading the model in a new pool process takes seconds; Celery's default wait is 4 s.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120.0

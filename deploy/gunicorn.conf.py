@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 # Threads serve uploads and polling while a process waits on the database or storage.
@@ -16,3 +18,10 @@ graceful_timeout = 30
 forwarded_allow_ips = os.environ.get("WEB_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
+# gunicorn's own lines (start, worker exits, the access log) in LOG_FORMAT, like Django's.
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    # The units start gunicorn in a data folder: the project itself is beside this file.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from core.observability import gunicorn_logconfig
+
+    logconfig_dict = gunicorn_logconfig("json", os.environ.get("LOG_LEVEL", "INFO").upper())

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
+from core.health import recorder
 from core.health.transient import is_transient
 from core.jobs import live_streams, services
 from core.jobs.models import Job, Separation
@@ -90,8 +91,9 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
             separation_id,
             time.monotonic() - claimed_at,
         )
+        separating_since = time.monotonic()
         try:
-            engine.separate_file(
+            result = engine.separate_file(
                 src,
                 outputs,
                 max_duration=settings.SEPARATION_MAX_DURATION,
@@ -115,6 +117,7 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
             for writer in live.values():
                 writer.end("The separation stopped before the end.")
             raise
+        separating = time.monotonic() - separating_since
         for writer in live.values():
             writer.end()
             if writer.first_at is not None:
@@ -141,6 +144,11 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
             default_storage.delete(name)
         return "discarded"
     logger.info("separation %s succeeded", separation_id)
+    if result.duration > 0 and separating > 0:
+        # The engine's own speed (decode, network, encode) over the audio it decoded, not the
+        # copies to and from storage, nor a probed length that a caller may not have given.
+        factor = result.duration / separating
+        recorder.record([(recorder.REALTIME_FACTOR, (str(separation.quality),), factor)])
     return "succeeded"
 
 

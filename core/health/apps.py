@@ -12,5 +12,5 @@ class HealthConfig(AppConfig):
     label = "health"
 
     def ready(self) -> None:
-        """Connect the worker heartbeat to Celery's worker signals."""
-        from core.health import heartbeat  # noqa: F401
+        """Connect the worker heartbeat and the task metrics to Celery's signals."""
+        from core.health import heartbeat, task_metrics  # noqa: F401

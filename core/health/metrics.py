@@ -1,7 +1,8 @@
 """/metrics in Prometheus' text format, computed at scrape time from the database and Redis.
 
-Gauges are read from the shared state when scraped, never counted inside a process, so any
-number of web processes (gunicorn workers, hosts) give the same answer.
+Gauges are read from the shared state when scraped, and counters and histograms (requests,
+tasks, separation speed) are added up in Redis by every process (core.health.recorder), never
+kept inside one, so any number of web processes (gunicorn workers, hosts) give the same answer.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import hmac
 import ipaddress
 from collections.abc import Iterator
 
+import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from core.health import heartbeat, recorder
 from core.health.stats import snapshot
 
 PATH = "/metrics"
@@ -100,6 +103,17 @@ class PoolCollector(Collector):
         yield links
 
 
+class RecordedCollector(Collector):
+    """Request latencies and counts, task durations and failures, separation speed."""
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield what every process recorded; nothing when Redis is away (see redis_up)."""
+        try:
+            yield from recorder.families(heartbeat.client())
+        except redis.RedisError:
+            return
+
+
 def allowed(request: HttpRequest) -> bool:
     """Return whether the scraper shows the bearer token, or comes from an allowed network."""
     token = settings.METRICS_TOKEN
@@ -123,6 +137,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PoolCollector())
+    registry.register(RecordedCollector())
     response = HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
     return response

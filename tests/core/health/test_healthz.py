@@ -61,3 +61,43 @@ def test_storage_that_cannot_be_written_is_a_503(
 
 def test_only_get_and_head(client: Client) -> None:
     assert client.post("/healthz").status_code == 405
+
+
+def test_a_stranger_sees_which_check_fails_but_not_why(client: Client, settings: Any) -> None:
+    settings.METRICS_TOKEN = "s3cret-token"
+    settings.REDIS_URL = f"redis://127.0.0.1:{_free_port()}/0"
+    response = client.get("/healthz", REMOTE_ADDR="203.0.113.9", headers={"host": "10.0.0.5"})
+    assert response.status_code == 503
+    body = response.json()
+    assert body == {
+        "status": "failing",
+        "checks": {
+            "web": {"ok": True},
+            "database": {"ok": True},
+            "redis": {"ok": False},
+            "storage": {"ok": True},
+        },
+    }
+    assert "127.0.0.1" not in response.content.decode()
+
+
+def test_the_metrics_token_or_an_allowed_network_shows_the_details(
+    client: Client, settings: Any
+) -> None:
+    settings.METRICS_TOKEN = "s3cret-token"
+    settings.METRICS_ALLOWED_NETWORKS = ["198.51.100.0/24"]
+    settings.REDIS_URL = f"redis://127.0.0.1:{_free_port()}/0"
+    with_token = client.get(
+        "/healthz", REMOTE_ADDR="203.0.113.9", headers={"authorization": "Bearer s3cret-token"}
+    )
+    from_network = client.get("/healthz", REMOTE_ADDR="198.51.100.7")
+    wrong_token = client.get(
+        "/healthz", REMOTE_ADDR="203.0.113.9", headers={"authorization": "Bearer nope"}
+    )
+    for response in (with_token, from_network):
+        assert response.status_code == 503
+        redis_check = response.json()["checks"]["redis"]
+        assert not redis_check["ok"] and "Connection" in redis_check["detail"]
+        assert "ms" in redis_check
+    assert wrong_token.status_code == 503
+    assert wrong_token.json()["checks"]["redis"] == {"ok": False}
