@@ -183,6 +183,16 @@ DOWNLOAD_URL_EXPIRY = env_int("DOWNLOAD_URL_EXPIRY", 600, minimum=10)
 # Every file goes through the storage API: the local folder by default, an S3 bucket with
 # STORAGE_BACKEND=s3 (or AWS_STORAGE_BUCKET_NAME set); see core.env.env_storages, docs/deploy.md.
 STORAGES = env_storages(MEDIA_ROOT, url_expiry=DOWNLOAD_URL_EXPIRY)
+# Origins the bucket answers with CORS (`manage.py configure_bucket` sets it): the job page's
+# A/B toggle reads the presigned media through Web Audio. Default: both sites over HTTPS.
+STORAGE_CORS_ORIGINS = env_list(
+    "STORAGE_CORS_ORIGINS",
+    [
+        f"https://{host}"
+        for domain in (VOCALS_REMOVER_DOMAIN, ACAPELLA_EXTRACTOR_DOMAIN)
+        for host in (domain, f"www.{domain}")
+    ],
+)
 # Static files, served by whitenoise from STATIC_ROOT. In production (DEBUG off) collectstatic
 # (scripts/install.sh, the image) writes each file under a name with its content's hash, gzip
 # and Brotli copies and a manifest; templates name the hashed files, which browsers may then
