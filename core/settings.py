@@ -104,6 +104,9 @@ MIDDLEWARE = [
     # Then: load balancers probe by IP, which neither ALLOWED_HOSTS nor a brand knows.
     "core.health.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The site serves its own static files (no proxy needed): right after the security headers,
+    # before anything that reads the host or a session, so a stylesheet costs no query.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside the brand check, so that even the unknown-host page carries the policy.
     "core.web.csp.ContentSecurityPolicyMiddleware",
     # Before anything that renders a page, so an unknown host never sees a brand.
@@ -184,6 +187,23 @@ DOWNLOAD_URL_EXPIRY = env_int("DOWNLOAD_URL_EXPIRY", 600, minimum=10)
 # Every file goes through the storage API: the local folder by default, an S3 bucket with
 # STORAGE_BACKEND=s3 (or AWS_STORAGE_BUCKET_NAME set); see core.env.env_storages, docs/deploy.md.
 STORAGES = env_storages(MEDIA_ROOT, url_expiry=DOWNLOAD_URL_EXPIRY)
+# Origins the bucket answers with CORS (`manage.py configure_bucket` sets it): the job page's
+# A/B toggle reads the presigned media through Web Audio. Default: both sites over HTTPS.
+STORAGE_CORS_ORIGINS = env_list(
+    "STORAGE_CORS_ORIGINS",
+    [
+        f"https://{host}"
+        for domain in (VOCALS_REMOVER_DOMAIN, ACAPELLA_EXTRACTOR_DOMAIN)
+        for host in (domain, f"www.{domain}")
+    ],
+)
+# Static files, served by whitenoise from STATIC_ROOT. In production (DEBUG off) collectstatic
+# (scripts/install.sh, the image) writes each file under a name with its content's hash, gzip
+# and Brotli copies and a manifest; templates name the hashed files, which browsers may then
+# keep for good (Cache-Control: immutable). Locally and in the tests (DEBUG) the files are
+# served from the apps as they are, with no collectstatic. STATIC_HASHED overrides the choice.
+if env_bool("STATIC_HASHED", not DEBUG):
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Larger uploads stream to files here while they arrive; a web process starting removes the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the project needs on Debian (run as root, or with sudo available):
-# system packages, uv, the locked virtualenv (.venv), the Spleeter model, the database schema.
+# system packages, uv, the locked virtualenv (.venv), the Spleeter model, the static files, the
+# database schema.
 # Usage: scripts/install.sh [--dev]   (--dev adds what the tests need)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,5 +71,9 @@ fi
 
 echo "==> Spleeter 2stems model"
 .venv/bin/python manage.py provision_model
+# Hashed, compressed (gzip, Brotli) copies and their manifest, which the web role serves itself
+# (whitenoise) whatever DEBUG is at run time; STATIC_ROOT (default var/static) names the folder.
+echo "==> static files"
+STATIC_HASHED=true .venv/bin/python manage.py collectstatic --no-input -v0
 echo "==> database"
 .venv/bin/python manage.py migrate --no-input -v0

@@ -12,6 +12,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import ffmpeg
 
 from core.jobs.media import PROTOCOL_WHITELIST
 
@@ -86,13 +89,21 @@ def _input(path: Path) -> list[str]:
     return ["-protocol_whitelist", PROTOCOL_WHITELIST, "-i", "file:" + str(path)]
 
 
+def _stem_input(path: Path) -> Any:
+    """Return the stem as an ffmpeg-python input, opened under the same whitelist as _input."""
+    return ffmpeg.input("file:" + str(path), protocol_whitelist=PROTOCOL_WHITELIST)
+
+
+def _compile(stream: Any, loglevel: str) -> list[str]:
+    """Return the command line of an ffmpeg-python graph, with the flags of _ffmpeg()."""
+    stream = stream.global_args("-nostdin", "-hide_banner", "-loglevel", loglevel)
+    return [str(arg) for arg in stream.overwrite_output().compile()]
+
+
 def peak_db(stem: Path, *, timeout: float = 600.0) -> float:
     """Return the loudest sample of an audio file in dBFS (-inf for digital silence)."""
-    stderr = _run(
-        _ffmpeg("-loglevel", "info", *_input(stem), "-af", "volumedetect", "-f", "null", "-"),
-        "Measuring the stem",
-        timeout,
-    )
+    measure = _stem_input(stem).audio.filter("volumedetect").output("-", f="null")
+    stderr = _run(_compile(measure, "info"), "Measuring the stem", timeout)
     match = _MAX_VOLUME.search(stderr)
     if match is None:
         raise RenderError("Measuring the stem: ffmpeg reported no volume.", stderr[-_STDERR_KEEP:])
@@ -251,39 +262,24 @@ def render_thumbnail(
     stem: Path, card_png: Path, dest: Path, options: RenderOptions, *, wave: str = "#ffffff"
 ) -> Path:
     """Write a 1280x720 JPEG of the card with the whole stem's waveform, under 2 MB."""
-    graph = (
-        f"[1:a]aformat=channel_layouts=mono,"
-        f"showwavespic=s={WAVE_W}x{WAVE_H}:colors={_colour(wave)}[wave];"
-        f"[0:v][wave]overlay={WAVE_X}:{WAVE_Y},scale={THUMB_WIDTH}:{THUMB_HEIGHT},"
-        "format=yuvj420p[v]"
+    # A graph of named steps reads better than a labelled filter string: the stem's waveform
+    # as a picture, laid over the card's box, scaled down to a JPEG-friendly frame.
+    waveform = (
+        _stem_input(stem)
+        .audio.filter("aformat", channel_layouts="mono")
+        .filter("showwavespic", s=f"{WAVE_W}x{WAVE_H}", colors=_colour(wave))
+    )
+    picture = (
+        ffmpeg.input(str(card_png))
+        .overlay(waveform, x=WAVE_X, y=WAVE_Y)
+        .filter("scale", THUMB_WIDTH, THUMB_HEIGHT)
+        .filter("format", "yuvj420p")
     )
     for quality in (3, 6, 10, 16):
-        _run(
-            _ffmpeg(
-                "-loglevel",
-                "error",
-                "-i",
-                str(card_png),
-                *_input(stem),
-                "-filter_complex",
-                graph,
-                "-map",
-                "[v]",
-                "-frames:v",
-                "1",
-                "-q:v",
-                str(quality),
-                "-update",
-                "1",
-                "-f",
-                "image2",
-                "-c:v",
-                "mjpeg",
-                str(dest),
-            ),
-            "Rendering the thumbnail",
-            options.timeout,
+        jpeg = picture.output(
+            str(dest), vframes=1, update=1, f="image2", vcodec="mjpeg", **{"q:v": quality}
         )
+        _run(_compile(jpeg, "error"), "Rendering the thumbnail", options.timeout)
         if dest.stat().st_size < THUMB_MAX_BYTES:
             return dest
     raise RenderError("The thumbnail stays over 2 MB even at low quality.")

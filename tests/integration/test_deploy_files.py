@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import os
 import re
 import subprocess
@@ -62,3 +63,59 @@ def test_a_unit_and_a_compose_file_per_role() -> None:
         assert service["build"]["dockerfile"] == "deploy/Dockerfile"
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["/opt/stemsplit/deploy/bin/stemsplit"]' in dockerfile
+
+
+def _docker_ignored(rules: list[tuple[bool, str]], path: str) -> bool:
+    """Return whether Docker leaves a path out of the build context (the last match decides)."""
+    parts = path.split("/")
+    ignored = False
+    for negated, pattern in rules:
+        # A pattern that matches a folder takes everything under it.
+        if any(
+            fnmatch.fnmatchcase("/".join(parts[:n]), pattern)
+            or (pattern.startswith("**/") and fnmatch.fnmatchcase(parts[n - 1], pattern[3:]))
+            for n in range(1, len(parts) + 1)
+        ):
+            ignored = not negated
+    return ignored
+
+
+def test_dockerignore_keeps_venvs_data_history_secrets_and_tests_out_of_the_image() -> None:
+    rules = []
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            rules.append((line.startswith("!"), line.removeprefix("!")))
+    left_out = [
+        ".venv/bin/python",
+        ".venv-tools/bin/uv",
+        ".venv-tools/node/node_modules/@20minutes/s3rver/package.json",
+        "var/db.sqlite3",
+        "var/secret_key",
+        "var/models/2stems/checkpoint",
+        "var/youtube_client_secret.json",
+        ".git/HEAD",
+        "tests/conftest.py",
+        "tests/integration/test_multihost.py",
+        "stemsplit.env",
+        "deploy/stemsplit.env",
+        ".env",
+        "core/__pycache__/settings.cpython-311.pyc",
+        "youtube_client_secret.json",
+    ]
+    kept = [
+        "manage.py",
+        "pyproject.toml",
+        "uv.lock",
+        "core/settings.py",
+        "core/web/static/web/site.css",
+        "templates/base.html",
+        "deploy/bin/stemsplit",
+        "deploy/gunicorn.conf.py",
+        "deploy/stemsplit.env.example",
+        "shared_separation/engine/engine.py",
+    ]
+    assert [p for p in left_out if not _docker_ignored(rules, p)] == []
+    assert [p for p in kept if _docker_ignored(rules, p)] == []
+    # What the build needs is in the checkout, so the image is made from these files alone.
+    assert all((ROOT / p).exists() for p in kept)

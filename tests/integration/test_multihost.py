@@ -26,6 +26,7 @@ import redis
 import requests
 
 from tests.audio import make_song
+from tests.integration.production import collected_static
 from tests.integration.s3 import S3Server, free_port, s3_env
 from tests.integration.stack import ROOT, Role, run_role, until, workers
 from tests.postgres import USER, PostgresServer
@@ -152,6 +153,8 @@ def test_jobs_survive_a_killed_worker_across_hosts_sharing_no_disk(
     stack_env: dict[str, str], s3_server: S3Server, tmp_path: Path
 ) -> None:
     env = stack_env
+    # As install.sh does on a web host (cached between runs): pages name the manifest's files.
+    env["STATIC_ROOT"] = str(collected_static(env, tmp_path / "collectstatic"))
     bucket = env["AWS_STORAGE_BUCKET_NAME"]
     print(run_role("migrate", tmp_path / "migrate", env))
     port = free_port()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from core.jobs.media import PROTOCOL_WHITELIST
 from tests.audio import make_song
 from tests.youtube_bot.conftest import silence
 from youtube_bot import render
@@ -117,3 +118,13 @@ def test_an_unreadable_stem_is_a_render_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not audio at all")
     with pytest.raises(render.RenderError, match="exited with"):
         render.peak_db(bad)
+
+
+def test_commands_built_with_ffmpeg_python_keep_the_input_guard(tmp_path: Path) -> None:
+    stem = tmp_path / "stem.flac"
+    measure = render._stem_input(stem).audio.filter("volumedetect").output("-", f="null")
+    cmd = render._compile(measure, "info")
+    # Only local files: the whitelist comes before the input, the input is a file: URL.
+    at = cmd.index("-i")
+    assert cmd[at - 2 : at + 2] == ["-protocol_whitelist", PROTOCOL_WHITELIST, "-i", f"file:{stem}"]
+    assert {"-nostdin", "-hide_banner", "-y"} <= set(cmd)
