@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from shared_separation.errors import Code
 
-
 # The one catalogue of codes (pure Python, like the engine): a separation fails with one of them.
 ErrorCode = Code
 
