@@ -17,7 +17,6 @@ from core.jobs.services.intake import (
     credits_message,
     examine,
     no_credits,
-    take,
     take_many,
 )
 from core.jobs.services.lifecycle import (
@@ -129,7 +128,6 @@ __all__ = [
     "submit_preview",
     "submit_whole",
     "sweep_stuck",
-    "take",
     "take_many",
     "time_limits",
     "wait_for_media",

@@ -11,7 +11,7 @@ advice to the message (the pages say what a visitor can do next).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -85,7 +85,6 @@ class Examined:
 
     duration: float
     preview: bool = False
-    facts: dict[str, Any] = field(default_factory=dict)
 
 
 # -- the request, before any song is read -----------------------------------------------------
@@ -258,12 +257,6 @@ def admit(content: File, name: str, examined: Examined, order: Order) -> Job:
     except SeparationError as exc:
         # Only a preview's cut can fail here: the service, not the song, is at fault.
         raise Refusal(Code.UNAVAILABLE, exc.message) from exc
-
-
-def take(content: File, name: str, order: Order) -> Job:
-    """Examine one song and admit it: the way in for a single song."""
-    check_format(order.plan_of(), order.format)
-    return admit(content, name, examine(content, order), order)
 
 
 def take_many(songs: list[tuple[File, str]], order: Order) -> list[Job]:
