@@ -30,6 +30,7 @@ import requests
 from tests.audio import make_song
 from tests.core.billing import events
 from tests.core.billing.stripe_servers import WEBHOOK_SECRET
+from tests.integration.production import collected_static
 from tests.integration.s3 import S3Server, free_port, s3_env
 from tests.integration.stack import (
     ROOT,
@@ -53,7 +54,7 @@ APP_ROLE = "stemsplit"  # the application's own role on the new server, as in pr
 
 @pytest.fixture
 def drill_env(
-    postgres_server: PostgresServer, redis_server: str, s3_server: S3Server
+    postgres_server: PostgresServer, redis_server: str, s3_server: S3Server, tmp_path: Path
 ) -> Iterator[dict[str, str]]:
     """Return the live stack's environment: a fresh database, Redis number and bucket."""
     database = f"drill_{uuid.uuid4().hex[:8]}"
@@ -62,13 +63,16 @@ def drill_env(
         conn.execute(f'CREATE DATABASE "{database}"')
     broker = redis_server.rsplit("/", 1)[0] + "/9"
     redis.Redis.from_url(broker).flushdb()
-    yield role_env(
+    env = role_env(
         DATABASE_URL=f"postgres://{USER}@127.0.0.1:{postgres_server.port}/{database}",
         REDIS_URL=broker,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         STEMSPLIT_WAIT_SERVICES="30",
         **s3_env(s3_server.endpoint, s3_server.new_bucket()),
     )
+    # As install.sh does on a web host (cached between runs): pages name the manifest's files.
+    env["STATIC_ROOT"] = str(collected_static(env, tmp_path / "collectstatic"))
+    yield env
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
