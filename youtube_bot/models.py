@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from core.jobs.models import Job
+from core.jobs.models import Job, LinkImport
 
 
 def song_audio_upload_to(instance: Song, filename: str) -> str:
@@ -158,6 +158,10 @@ class Publication(models.Model):
     error_message = models.TextField(blank=True)
     job = models.ForeignKey(
         Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="publications"
+    )
+    # The song's link, fetched through the visitors' link intake; its job becomes `job`.
+    link = models.ForeignKey(
+        LinkImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="publications"
     )
     video = models.FileField(max_length=255, blank=True)
     thumbnail = models.FileField(max_length=255, blank=True)

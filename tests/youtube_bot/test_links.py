@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from core.jobs import services as services_jobs
 from core.jobs.models import Job, LinkImport, RemoteMedia
 from shared_separation.tasks import import_link_task
 from tests.audio import make_song
@@ -92,3 +93,92 @@ def test_the_bot_fetches_under_the_visitors_rules(
     pub.refresh_from_db()
     assert pub.error_code == "link_unsupported_site"
     assert "/plain.mp3" not in tube.hits
+
+
+def test_the_bot_brings_a_link_through_the_link_intake_under_the_house_plan(
+    channels: tuple[Channel, Channel], tube: Site, settings: Settings
+) -> None:
+    """The bot's link is a LinkImport of its own; a song too long for visitors comes whole."""
+    settings.ANON_MAX_DURATION = 5.0  # the 8-second song would be a visitor's preview
+    song = services.add_song(
+        title="Bot Song", artist="The Bots", source_url=f"{tube.base}/v/{VIDEO}"
+    )
+    pub = Publication.objects.get(song=song, channel=channels[0])
+    assert services.advance(pub.pk).step is Step.ADVANCED
+    pub.refresh_from_db()
+    assert pub.link is not None and pub.job is not None
+    assert (pub.link.origin, pub.link.status) == (Job.Origin.BOT, LinkImport.Status.SUCCEEDED)
+    assert pub.link.job_id == pub.job.pk
+    assert (pub.job.origin, pub.job.format, pub.job.preview) == (Job.Origin.BOT, "flac", False)
+    assert pub.job.owner is None  # the house's song: nobody's credits
+
+
+def test_a_file_link_is_downloaded_once_for_both_channels(
+    channels: tuple[Channel, Channel], tube: Site
+) -> None:
+    """A link that names no video (no shared media) is still fetched once per song."""
+    tube.routes["/plain.mp3"] = tube.routes[MEDIA]
+    song = services.add_song(title="Plain", artist="File", source_url=f"{tube.base}/plain.mp3")
+    made, hits = [], []
+    for channel in channels:
+        pub = Publication.objects.get(song=song, channel=channel)
+        assert services.advance(pub.pk).step is Step.ADVANCED
+        pub.refresh_from_db()
+        assert pub.job is not None
+        made.append((pub.job.brand, pub.job.stem, pub.job.separation_id))
+        hits.append(tube.hits.count("/plain.mp3"))
+    # yt-dlp's generic extractor opens a file link twice (a sniff, then the download).
+    assert hits[0] > 0 and hits[1] == hits[0]
+    assert LinkImport.objects.count() == 1
+    assert made[0][:2] == ("vocals-remover", "accompaniment")
+    assert made[1][:2] == ("acapella-extractor", "vocals")
+    assert made[0][2] == made[1][2]  # one separation for both
+
+
+def test_a_video_another_link_is_fetching_makes_the_bot_wait_then_go_on(
+    channels: tuple[Channel, Channel], tube: Site
+) -> None:
+    """While a visitor's fetch of the same video holds its lease, the bot waits for it."""
+    visitor = Client(HTTP_HOST=VR_HOST)
+    visitor.post("/links/", {"url": f"{tube.base}/watch?v={VIDEO}"})
+    first = LinkImport.objects.get()
+    assert first.media_id is not None
+    assert services_jobs.lease_media(first.media_id)  # the visitor's worker is downloading
+    song = services.add_song(
+        title="Bot Song", artist="The Bots", source_url=f"{tube.base}/v/{VIDEO}"
+    )
+    pub = Publication.objects.get(song=song, channel=channels[0])
+    assert services.advance(pub.pk).step is Step.WAITING
+    pub.refresh_from_db()
+    assert pub.status == Publication.Status.QUEUED and pub.link is not None
+    assert MEDIA not in tube.hits
+    # The visitor's fetch ends; the bot's link attaches to that audio (the pool wakes it).
+    services_jobs.release_media(first.media_id)
+    assert import_link_task(str(first.pk)) == "succeeded"
+    assert import_link_task(str(pub.link.pk)) in ("attached", "gone")
+    assert services.advance(pub.pk).step is Step.ADVANCED
+    pub.refresh_from_db()
+    first.refresh_from_db()
+    assert pub.job is not None and first.job is not None
+    assert pub.job.separation_id == first.job.separation_id
+    assert tube.hits.count(MEDIA) == 1
+
+
+def test_a_requeued_publication_fetches_its_link_anew(
+    channels: tuple[Channel, Channel], tube: Site, settings: Settings
+) -> None:
+    """Too long for the bot's limit; the operator raises it and queues the song again."""
+    settings.YOUTUBE_MAX_DURATION = 5.0
+    song = services.add_song(title="Long", artist="Song", source_url=f"{tube.base}/v/{VIDEO}")
+    pub = Publication.objects.get(song=song, channel=channels[0])
+    assert services.advance(pub.pk).step is Step.FAILED
+    pub.refresh_from_db()
+    assert (pub.error_code, pub.link) == ("link_too_long", None)
+    failed = LinkImport.objects.get()
+    assert failed.status == LinkImport.Status.FAILED and failed.origin == Job.Origin.BOT
+    settings.YOUTUBE_MAX_DURATION = 60.0
+    assert services.requeue(pub.pk)
+    assert services.advance(pub.pk).step is Step.ADVANCED
+    pub.refresh_from_db()
+    assert pub.link is not None and pub.link.pk != failed.pk and pub.job is not None
+    assert (pub.job.separation.source.duration or 0) > 5.0  # the whole song

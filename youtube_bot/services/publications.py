@@ -102,6 +102,7 @@ def requeue(publication_id: uuid.UUID | str) -> bool:
             error_code="",
             error_message="",
             job=None,
+            link=None,
             parked_until=None,
             attempts=0,
         )

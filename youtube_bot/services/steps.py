@@ -15,15 +15,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from core.billing import plans
 from core.brands.registry import Brand
 from core.jobs import media
 from core.jobs import services as jobs
-from core.jobs.media import SeparationError
-from core.jobs.models import Job
-from shared_separation.links import LinkError
-from shared_separation.links.configured import import_configured
+from core.jobs.models import Job, LinkImport
 from youtube_bot import metadata, render
-from youtube_bot.models import Publication, Song, song_audio_upload_to
+from youtube_bot.models import Publication, Song
 from youtube_bot.services.channels import brand_of
 from youtube_bot.services.publications import _claim, _move, _release, fail
 from youtube_bot.services.runtime import Outcome, Runtime, Step
@@ -34,83 +32,95 @@ Status = Publication.Status
 
 
 def _fetch(publication: Publication) -> Outcome:
-    """Make sure the song's audio is stored, then submit a job for the channel's stem.
+    """Bring the song in through the intake and record the job of the channel's stem.
 
-    A video that a visitor (or another channel) already brought is not downloaded again: the
-    job is made from its stored audio. The bot fetches under the visitors' rules.
+    A song with a link comes as a visitor's pasted link does (the same rules, one download per
+    video, shared with visitors), in this worker; a song with a file is examined and admitted
+    like an upload. Both under the house plan: whole songs up to the bot's limit, no credits.
+    A song that the other channel already brought is not fetched again.
     """
-    song = publication.song
-    remote = None
-    if not song.audio:
-        if not song.source_url:
-            return fail(publication, "no_source", "The song has neither a link nor a file.")
-        try:
-            remote = jobs.media_for_url(song.source_url)
-        except LinkError as exc:
-            return fail(publication, f"link_{exc.code}", f"The song's link: {exc.message}")
-        known = jobs.ready_source(remote) if remote is not None else None
-        if known is not None:
-            with media.local_copy(known.file.name) as path:
-                return _submit(publication, path, known.duration)
-        with tempfile.TemporaryDirectory(prefix="ytbot-fetch-") as tmp:
-            try:
-                imported = import_configured(
-                    remote.url if remote is not None else song.source_url,
-                    Path(tmp) / "download",
-                    max_duration=settings.YOUTUBE_MAX_DURATION,
-                    max_bytes=settings.YOUTUBE_MAX_DOWNLOAD_BYTES,
-                )
-            except LinkError as exc:
-                return fail(
-                    publication,
-                    f"link_{exc.code}",
-                    f"The song's link {song.source_url} could not be fetched: {exc.message}",
-                )
-            with imported.path.open("rb") as fh:
-                name = default_storage.save(
-                    song_audio_upload_to(song, imported.path.name), File(fh)
-                )
-        # The song's other channel may have fetched it meanwhile: keep the first file.
-        if Song.objects.filter(pk=song.pk, audio="").update(audio=name) != 1:
-            default_storage.delete(name)
-        song.refresh_from_db()
-    with media.local_copy(song.audio.name) as path:
-        try:
-            info = media.probe(path)
-        except SeparationError as exc:
-            return fail(publication, "not_audio", f"The song's audio is unusable: {exc}")
-        outcome = _submit(publication, path, info.duration)
-    if remote is not None and publication.job_id is not None:
-        # Later pastes of the same video, by visitors or the bot, attach to this audio.
-        job = Job.objects.get(pk=publication.job_id)
-        jobs.media_fetched(remote.pk, job, title=song.title, artist=song.artist)
-    return outcome
-
-
-def _submit(publication: Publication, path: Path, duration: float | None) -> Outcome:
-    """Submit the job of a publication's stem from a local copy of the song."""
     song, channel = publication.song, publication.channel
-    if duration is None or duration > settings.YOUTUBE_MAX_DURATION:
-        return fail(
-            publication,
-            "too_long",
-            f"The song lasts {duration or 0:.0f} s, over YOUTUBE_MAX_DURATION.",
-        )
-    with path.open("rb") as fh:
-        job = jobs.submit(
-            File(fh, name=path.name),
-            jobs.Submission(
-                original_name=str(song)[:255],
+    sibling = _sibling_job(publication)
+    if sibling is not None:
+        return _fetched(publication, sibling)
+    if song.audio:
+        return _admit_file(publication)
+    if not song.source_url:
+        return fail(publication, "no_source", "The song has neither a link nor a file.")
+    link = publication.link
+    if link is None:
+        try:
+            link = jobs.submit_link(
+                song.source_url,
                 stem=channel.stem,
-                format=Job.Format.FLAC,
                 brand=channel.brand,
+                format=Job.Format.FLAC,
                 origin=Job.Origin.BOT,
-                duration=duration,
-            ),
-        )
+                enqueue=False,
+            )
+        except jobs.LinkError as exc:
+            return _link_failed(publication, exc.code, exc.message)
+        Publication.objects.filter(pk=publication.pk).update(link=link)
+        publication.link = link
+    if link.status == LinkImport.Status.QUEUED:
+        # The download runs here, in the bot's worker, not on the visitors' link queue.
+        jobs.fetch_link(link.pk)
+    link.refresh_from_db()
+    if link.status == LinkImport.Status.SUCCEEDED and link.job is not None:
+        return _fetched(publication, link.job)
+    if link.status == LinkImport.Status.FAILED:
+        Publication.objects.filter(pk=publication.pk).update(link=None)
+        return _link_failed(publication, link.error_code, link.error_message)
+    # Another fetch of the same video is under way (a visitor's, or a crashed worker's retry).
+    return Outcome(Step.WAITING, f"link {link.pk} is {link.status}")
+
+
+def _sibling_job(publication: Publication) -> Job | None:
+    """Return the job for this channel's stem made from the other channel's fetch, if any."""
+    others = Publication.objects.filter(song_id=publication.song_id, job__isnull=False).exclude(
+        pk=publication.pk
+    )
+    for other in others.select_related("job"):
+        assert other.job is not None
+        try:
+            return jobs.derive_job(
+                other.job, brand=publication.channel.brand, stem=publication.channel.stem
+            )
+        except jobs.JobUnavailable:
+            continue  # that separation failed or expired: fetch the song again
+    return None
+
+
+def _admit_file(publication: Publication) -> Outcome:
+    """Examine and admit the song's stored file, as an upload is."""
+    song, channel = publication.song, publication.channel
+    order = jobs.Order(
+        stem=channel.stem,
+        brand=channel.brand,
+        format=Job.Format.FLAC,
+        origin=Job.Origin.BOT,
+        plan=plans.house_plan(),
+        previews=False,
+    )
+    with media.local_copy(song.audio.name) as path, path.open("rb") as fh:
+        content = File(fh, name=path.name)
+        try:
+            job = jobs.admit(content, str(song)[:255], jobs.examine(content, order), order)
+        except jobs.Refusal as exc:
+            return fail(publication, str(exc.code), f"The song's audio: {exc.message}")
+    return _fetched(publication, job)
+
+
+def _link_failed(publication: Publication, code: str, message: str) -> Outcome:
+    url = publication.song.source_url
+    return fail(
+        publication, f"link_{code}", f"The song's link {url} could not be fetched: {message}"
+    )
+
+
+def _fetched(publication: Publication, job: Job) -> Outcome:
     if not _move(publication, Status.FETCHED, job=job, error_code="", error_message=""):
         return Outcome(Step.BUSY, "the publication changed meanwhile")
-    publication.job = job
     return Outcome(Step.ADVANCED, f"job {job.pk}")
 
 

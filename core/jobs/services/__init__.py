@@ -71,6 +71,7 @@ from core.jobs.services.submission import (
     submit,
     time_limits,
 )
+from shared_separation.links import LinkError
 
 __all__ = [
     "LIGHT_QUEUE",
@@ -83,6 +84,7 @@ __all__ = [
     "Claim",
     "Examined",
     "JobUnavailable",
+    "LinkError",
     "Order",
     "Refusal",
     "Submission",
