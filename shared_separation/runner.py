@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 
 from core.health import recorder
 from core.health.transient import is_transient
-from core.jobs import live_streams, services
+from core.jobs import live_streams, progress, services
 from core.jobs.models import Job, Separation
 from shared_separation.engine import ErrorCode, Output, SeparationError
 from shared_separation.worker import get_engine
@@ -23,33 +23,11 @@ from shared_separation.worker import get_engine
 logger = logging.getLogger(__name__)
 
 STEM_FILE_FORMAT = "flac"
-PROGRESS_INTERVAL_S = 1.0
 
 
 def stem_name(separation_id: uuid.UUID | str, attempt: int, stem: str) -> str:
     """Return the storage name of one attempt's lossless stem (attempts never share files)."""
     return f"separations/{separation_id}/{attempt}/{stem}.{STEM_FILE_FORMAT}"
-
-
-class _ProgressReporter:
-    """Store progress at most once a second; remember if the separation was taken away."""
-
-    def __init__(self, separation_id: uuid.UUID | str, attempt: int) -> None:
-        self.separation_id = separation_id
-        self.attempt = attempt
-        self.last = 0.0
-        self.lost = False
-
-    def __call__(self, fraction: float) -> None:
-        now = time.monotonic()
-        if fraction < 1.0 and now - self.last < PROGRESS_INTERVAL_S:
-            return
-        self.last = now
-        if not services.record_progress(self.separation_id, fraction, attempt=self.attempt):
-            self.lost = True
-
-    def cancelled(self) -> bool:
-        return self.lost
 
 
 def run_separation(separation_id: uuid.UUID | str, worker: str) -> str:
@@ -76,7 +54,7 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
     """Fetch the input, separate it and store the stems, as the attempt `attempt`."""
     separation_id = separation.pk
     claimed_at = time.monotonic()
-    reporter = _ProgressReporter(separation_id, attempt)
+    reporter = progress.Reporter(separation_id, attempt)
     with tempfile.TemporaryDirectory(prefix="separation-") as tmp:
         folder = Path(tmp)
         src = folder / "input"

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from core.api.models import ApiJob
 from core.billing import selectors as billing
+from core.jobs import progress
 from core.jobs import selectors as jobs
 from core.jobs.models import Job, LinkImport
 
@@ -125,7 +126,7 @@ def describe(api_job: ApiJob, base_url: str) -> dict[str, Any]:
             else None
         ),
         "progress": (
-            round(separation.progress, 3)
+            round(progress.current(separation), 3)
             if separation is not None and current.status == Job.Status.RUNNING
             else 1.0
             if current.status == Job.Status.SUCCEEDED

@@ -45,7 +45,8 @@ ANNOUNCE_WAIT_SECONDS = 30.0
 
 
 @cache
-def _redis() -> redis.Redis:
+def connection() -> redis.Redis:
+    """Return the Redis of live data: streams and progress (LIVE_STREAMS_REDIS_URL)."""
     url = settings.LIVE_STREAMS_REDIS_URL
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
 
@@ -77,7 +78,7 @@ class Writer:
         if self.broken:
             return
         try:
-            pipe = _redis().pipeline(transaction=False)
+            pipe = connection().pipeline(transaction=False)
             pipe.rpush(self.key, data)
             pipe.expire(self.key, STREAM_TTL_SECONDS)
             pipe.execute()
@@ -92,7 +93,7 @@ class Writer:
         marker = DONE if error is None else f"{FAILED}:{error}"
         end_key = _end_key(self.separation_id, self.attempt, self.stem)
         try:
-            pipe = _redis().pipeline(transaction=False)
+            pipe = connection().pipeline(transaction=False)
             pipe.set(end_key, marker, ex=STREAM_KEEP_SECONDS)
             pipe.expire(self.key, STREAM_KEEP_SECONDS)
             pipe.execute()
@@ -104,7 +105,7 @@ def announce(separation_id: uuid.UUID | str, attempt: int, stems: Iterable[str])
     """Record which stems this attempt streams (the ones its jobs asked for when it started)."""
     key = f"stream:{separation_id}:{attempt}:stems"
     try:
-        pipe = _redis().pipeline(transaction=False)
+        pipe = connection().pipeline(transaction=False)
         pipe.delete(key)
         pipe.rpush(key, "", *stems)  # "" keeps the list present when no stem is streamed
         pipe.expire(key, STREAM_TTL_SECONDS)
@@ -115,7 +116,7 @@ def announce(separation_id: uuid.UUID | str, attempt: int, stems: Iterable[str])
 
 def streamed(separation_id: uuid.UUID | str, attempt: int, stem: str) -> bool | None:
     """Say whether this attempt streams `stem`; None when the worker has not said yet."""
-    stems = cast(list[bytes], _redis().lrange(f"stream:{separation_id}:{attempt}:stems", 0, -1))
+    stems = cast(list[bytes], connection().lrange(f"stream:{separation_id}:{attempt}:stems", 0, -1))
     if not stems:
         return None
     return stem.encode() in stems
@@ -144,7 +145,7 @@ def read(
     comes, so a stream whose worker died (no marker ever) stops instead of hanging. `ending`,
     if given, is filled in with how the stream ended.
     """
-    conn = _redis()
+    conn = connection()
     key, end_key = _key(separation_id, attempt, stem), _end_key(separation_id, attempt, stem)
     ending = ending if ending is not None else Ending()
     position = 0

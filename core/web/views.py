@@ -29,7 +29,7 @@ from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.http import files, ratelimit
 from core.humanize import human_duration, human_size
-from core.jobs import deliveries, live_streams, selectors, services
+from core.jobs import deliveries, live_streams, progress, selectors, services
 from core.jobs.media import SeparationError
 from core.jobs.models import Job, LinkImport, Separation
 from core.web import previews
@@ -330,7 +330,7 @@ def _status(job: Job) -> dict[str, Any]:
         "state": state,
         "status": job.status,
         "queue_position": selectors.queue_position(separation) if state == "waiting" else None,
-        "progress": round(separation.progress, 3) if state == "running" else None,
+        "progress": round(progress.current(separation), 3) if state == "running" else None,
         "finished": state not in ("waiting", "running"),
     }
 

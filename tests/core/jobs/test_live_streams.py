@@ -108,7 +108,7 @@ def test_announced_stems_are_the_ones_streamed() -> None:
 
 
 def test_a_writer_whose_redis_fails_gives_up_quietly(settings: Settings) -> None:
-    live_streams._redis.cache_clear()
+    live_streams.connection.cache_clear()
     settings.LIVE_STREAMS_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     try:
         writer = live_streams.Writer(uuid.uuid4(), 1, "vocals")
@@ -117,4 +117,4 @@ def test_a_writer_whose_redis_fails_gives_up_quietly(settings: Settings) -> None
         writer(b"ignored")  # no second attempt, no exception
         writer.end()
     finally:
-        live_streams._redis.cache_clear()
+        live_streams.connection.cache_clear()
