@@ -8,8 +8,11 @@ must never import Django. docs/api.md lists the codes; a test keeps the two equa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
+
+logger = logging.getLogger(__name__)
 
 
 class Code(StrEnum):
@@ -130,9 +133,30 @@ CATALOGUE: dict[Code, Entry] = {
 }
 
 
+def markdown_table() -> str:
+    """Return the catalogue as docs/api.md shows it: status, code and meaning, by status."""
+    rows = ["| status | code | meaning |", "| --- | --- | --- |"]
+    for code, entry in sorted(CATALOGUE.items(), key=lambda item: (item[1].status, item[0])):
+        rows.append(f"| {entry.status} | `{code}` | {entry.meaning} |")
+    return "\n".join(rows) + "\n"
+
+
 def status_of(code: str) -> int:
     """Return the HTTP status of a refusal with this code (400 for an unknown one)."""
     try:
         return CATALOGUE[Code(code)].status
     except ValueError:
         return 400
+
+
+def known(code: str) -> Code:
+    """Return the catalogue's code; an unknown one is logged and stored as `error`.
+
+    What a failure stores must be a code clients can look up; a failure is never lost to a code
+    missing from the catalogue (a bug, reported here), it is only made less precise.
+    """
+    try:
+        return Code(code)
+    except ValueError:
+        logger.error("error code %r is not in shared_separation/errors.py; stored as 'error'", code)
+        return Code.ERROR

@@ -15,6 +15,7 @@ import uuid
 from typing import cast
 
 import redis
+from django.conf import settings
 
 from core.jobs import live_streams, services
 from core.jobs.models import Separation
@@ -22,8 +23,8 @@ from core.jobs.models import Separation
 logger = logging.getLogger(__name__)
 
 PUBLISH_INTERVAL_S = 0.5
-# Well inside SEPARATION_STALE_AFTER (two minutes at least); also how soon a running worker
-# notices that its separation was cancelled or taken away.
+# Also how soon a running worker notices that its separation was cancelled or taken away. The
+# heartbeat must stay well inside SEPARATION_LOST_AFTER (30 s by default, 5 s at least).
 DATABASE_INTERVAL_S = 5.0
 TTL_SECONDS = 3600
 
@@ -73,6 +74,7 @@ class Reporter:
         self.published = self.stored = float("-inf")
         self.lost = False
         self.broken = False
+        self.interval = min(DATABASE_INTERVAL_S, settings.SEPARATION_LOST_AFTER / 3)
 
     def __call__(self, fraction: float) -> None:
         now = time.monotonic()
@@ -81,7 +83,7 @@ class Reporter:
             self.published = now
             # One warning per attempt: a Redis outage must not flood the log, nor stop the work.
             self.broken = not publish(self.separation_id, self.attempt, fraction)
-        if final or now - self.stored >= DATABASE_INTERVAL_S:
+        if final or now - self.stored >= self.interval:
             self.stored = now
             if not services.record_progress(self.separation_id, fraction, attempt=self.attempt):
                 self.lost = True

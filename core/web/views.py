@@ -32,7 +32,7 @@ from core.humanize import human_duration, human_size
 from core.jobs import deliveries, live_streams, progress, selectors, services
 from core.jobs.media import SeparationError
 from core.jobs.models import Job, LinkImport, Separation
-from core.web import previews
+from core.web import advice, previews
 from core.web.forms import LinkForm, UploadForm
 from shared_separation.errors import Code, status_of
 from shared_separation.links import LinkError
@@ -40,30 +40,6 @@ from shared_separation.links import LinkError
 logger = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 3  # how often the job page reloads itself when JavaScript is off
-
-# What a visitor can do about each failure (by the engine's and the pool's error codes).
-ADVICE = {
-    "not_audio": "Check that the file plays in a media player, or convert it to MP3 or WAV, "
-    "then upload it again.",
-    "empty_file": "Choose another file and upload it again.",
-    "no_samples": "The file has no sound we could read. Choose another file.",
-    "decode_failed": "The file seems damaged. Convert it to MP3 or WAV and upload it again.",
-    "too_long": "Cut the song shorter and upload it again.",
-    "timeout": "The servers are very busy. Please upload the song again in a few minutes.",
-}
-DEFAULT_ADVICE = "Please upload the song again in a few minutes. If it keeps failing, tell us."
-# What a visitor can do when a link could not be fetched (by shared_separation.links' codes).
-LINK_ADVICE = {
-    "playlist": "Open the song itself and paste the link of that page.",
-    "private_address": "Paste a link to a public website.",
-    "bot_check": "Download the song and upload the file here; YouTube links may work again later.",
-    "stream_only": "Download the song and upload the file here.",
-    "unsafe_media": "Download the song and upload the file here.",
-    "too_long": "Choose a shorter song, or cut it and upload the file.",
-    "too_large": "Download the song and upload a smaller file.",
-    "live": "Wait until the stream has ended and paste the link of the recording.",
-}
-DEFAULT_LINK_ADVICE = "Paste another link, or download the song and upload the file here."
 
 
 def _brand(request: HttpRequest) -> Brand:
@@ -286,7 +262,7 @@ def link_page(request: HttpRequest, link_id: uuid.UUID) -> HttpResponse:
         "link": link,
         **status,
         "refresh_seconds": REFRESH_SECONDS,
-        "advice": LINK_ADVICE.get(link.error_code, DEFAULT_LINK_ADVICE),
+        "advice": advice.for_link(link.error_code),
     }
     return render(request, _brand(request).template_names("web/link.html"), context)
 
@@ -360,7 +336,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         **status,
         "progress_percent": round((status["progress"] or 0) * 100),
         "refresh_seconds": REFRESH_SECONDS,
-        "advice": ADVICE.get(job.error_code, DEFAULT_ADVICE),
+        "advice": advice.for_job(job.error_code),
         "other_stem_url": _other_stem_url(request, job),
         "live_streams": settings.LIVE_STREAMS,
         "files_expire_at": selectors.files_expire_at(job.separation),

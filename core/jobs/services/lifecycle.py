@@ -20,6 +20,7 @@ from core.jobs.services.names import (
     LIGHT_QUEUE,
     PREPARE_TASK,
 )
+from shared_separation import errors
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ def fail_separation(
     separation_id: uuid.UUID | str, *, code: str, message: str, attempt: int | None = None
 ) -> bool:
     """Mark a queued or running separation failed, and its active jobs with the same reason."""
+    code = errors.known(code)
     now = timezone.now()
     with transaction.atomic():
         failed = (
@@ -172,7 +174,7 @@ def fail_separation(
             .filter(status__in=[Separation.Status.QUEUED, Separation.Status.RUNNING])
             .update(
                 status=Separation.Status.FAILED,
-                error_code=code[:32],
+                error_code=code,
                 error_message=message,
                 finished_at=now,
             )
@@ -180,7 +182,7 @@ def fail_separation(
         if failed != 1:
             return False
         Job.objects.filter(separation_id=separation_id, status__in=Job.ACTIVE_STATUSES).update(
-            status=Job.Status.FAILED, error_code=code[:32], error_message=message, finished_at=now
+            status=Job.Status.FAILED, error_code=code, error_message=message, finished_at=now
         )
         failed_jobs = _job_ids(separation_id, Job.Status.FAILED)
         billing.release_jobs(failed_jobs)

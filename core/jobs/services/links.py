@@ -33,6 +33,7 @@ from core.jobs.services.names import (
     LINK_TASK,
     LINK_TASK_MARGIN,
 )
+from shared_separation import errors
 from shared_separation.errors import Code
 from shared_separation.links import LinkError, check_syntax, check_url, too_long_message
 from shared_separation.links.canonical import MediaKey, identify
@@ -407,7 +408,7 @@ def fail_link(link_id: uuid.UUID | str, *, code: str, message: str) -> bool:
     """Mark a queued or fetching link import failed with a reason a visitor can read."""
     failed = LinkImport.objects.filter(pk=link_id, status__in=LinkImport.ACTIVE_STATUSES).update(
         status=LinkImport.Status.FAILED,
-        error_code=code[:32],
+        error_code=errors.known(code),
         error_message=message,
         finished_at=timezone.now(),
     )

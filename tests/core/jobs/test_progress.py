@@ -125,3 +125,17 @@ def test_an_older_attempts_figure_is_not_shown(clock: Clock) -> None:
     assert progress.current(separation) == 0.0
     progress.publish(separation.pk, separation.attempts, 0.4)
     assert progress.current(separation) == pytest.approx(0.4)
+
+
+def test_the_heartbeat_stays_inside_a_short_lost_after(clock: Clock, settings: Settings) -> None:
+    settings.SEPARATION_LOST_AFTER = 6.0
+    _job, separation = _running()
+    reporter = progress.Reporter(separation.pk, separation.attempts)
+    beats = []
+    for step in range(1, 21):
+        reporter(step / 100)
+        separation.refresh_from_db()
+        beats.append(separation.progress)
+        clock.now += progress.PUBLISH_INTERVAL_S
+    # Every 2 s (a third of the 6 s), not every 5 s.
+    assert sorted(set(beats)) == [0.01, 0.05, 0.09, 0.13, 0.17]
