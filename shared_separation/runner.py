@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 
 from core.health import recorder
 from core.health.transient import is_transient
-from core.jobs import live_streams, progress, services
+from core.jobs import live_streams, media, progress, services
 from core.jobs.models import Job, Separation
 from shared_separation.engine import ErrorCode, Output, SeparationError
 from shared_separation.worker import get_engine
@@ -57,10 +57,7 @@ def _run_claimed(separation: Separation, attempt: int) -> str:
     reporter = progress.Reporter(separation_id, attempt)
     with tempfile.TemporaryDirectory(prefix="separation-") as tmp:
         folder = Path(tmp)
-        src = folder / "input"
-        with separation.source.file.open("rb") as stored, src.open("wb") as local:
-            for chunk in stored.chunks():
-                local.write(chunk)
+        src = media.copy_stored(separation.source.file.name, folder / "input")
         engine = get_engine()
         outputs = {stem: Output.lossless(folder / f"{stem}.flac") for stem in engine.stems}
         live = _live_writers(separation, attempt, engine.stems)

@@ -77,11 +77,15 @@ def local_copy(name: str) -> Iterator[Path]:
     """Yield a temporary local copy of the stored file `name`, under its own file name."""
     # The storage may be a bucket on another host; ffmpeg reads only local files.
     with tempfile.TemporaryDirectory(prefix="stored-") as tmp:
-        path = Path(tmp) / Path(name).name
-        with default_storage.open(name, "rb") as src, path.open("wb") as dst:
-            for chunk in src.chunks():
-                dst.write(chunk)
-        yield path
+        yield copy_stored(name, Path(tmp) / Path(name).name)
+
+
+def copy_stored(name: str, path: Path) -> Path:
+    """Copy the stored file `name` to the local `path`, a chunk at a time; return the path."""
+    with default_storage.open(name, "rb") as src, path.open("wb") as dst:
+        for chunk in src.chunks():
+            dst.write(chunk)
+    return path
 
 
 @contextlib.contextmanager
