@@ -31,6 +31,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 TEST = "tests/browser/test_live_playback.py"
+TARGET_S = 3.0  # issue 10; the test itself scales its bound with the machine's speed
 
 
 def _one_run(report: Path) -> dict[str, Any]:
@@ -79,6 +80,9 @@ def main() -> None:
         values = [r[key] for r in rows if r[key] is not None]
         listed = ", ".join(f"{v:.2f}" for v in values)
         print(f"| {label} | {statistics.median(values):.2f} s | {listed} |")
+    first = statistics.median(r["first_audio_s"] for r in rows)
+    verdict = "met" if first < TARGET_S else "MISSED"
+    print(f"\nfirst audio {first:.2f} s against the {TARGET_S:g}-second target: {verdict}")
 
 
 if __name__ == "__main__":
