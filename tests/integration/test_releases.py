@@ -24,7 +24,9 @@ from tests.integration.stack import ROOT, Role, role_env, run_role, run_script, 
 from tests.postgres import USER, PostgresServer
 
 # The newest migration of an app that nothing else depends on, reversible: this release's.
-APP, BEFORE, NEWEST = "youtube_bot", "0001_initial", "0002_chart"
+APP = "youtube_bot"
+# This release's migration of the app is its newest; the previous release stopped before it.
+BEFORE, NEWEST = sorted(p.stem for p in (ROOT / APP / "migrations").glob("0*.py"))[-2:]
 LONG_RUNNING = ["web", "separation-worker", "light-worker", "bot", "beat"]
 
 
