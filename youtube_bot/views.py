@@ -21,7 +21,9 @@ def _publication(request: HttpRequest, slug: str) -> tuple[Song, Publication]:
         raise Http404("no brand")
     song = get_object_or_404(Song, slug=slug)
     publication = (
-        Publication.objects.filter(song=song, channel__brand=brand.slug, status__in=_SHOWN)
+        Publication.objects.filter(
+            song=song, channel__brand=brand.slug, status__in=_SHOWN, takedown_at__isnull=True
+        )
         .select_related("channel")
         .first()
     )

@@ -97,7 +97,9 @@ def _note(publication: Publication, code: str, message: str, **fields: Any) -> N
 def requeue(publication_id: uuid.UUID | str) -> bool:
     """Send a failed publication back to the start (an admin action after fixing the cause)."""
     return (
-        Publication.objects.filter(pk=publication_id, status=Status.FAILED).update(
+        Publication.objects.filter(
+            pk=publication_id, status=Status.FAILED, takedown_at__isnull=True
+        ).update(
             status=Status.QUEUED,
             error_code="",
             error_message="",
@@ -131,3 +133,28 @@ def record_visit(song: Song, params: dict[str, str]) -> bool:
         ).update(visits=F("visits") + 1, last_visit_at=timezone.now())
         == 1
     )
+
+
+def mark_for_takedown(source_ids: list[uuid.UUID]) -> int:
+    """Mark the publications of blocked audio for removal from YouTube; fail the open ones.
+
+    A publication is of that audio when its job separated it or its link fetched it. Return how
+    many were newly marked.
+    """
+    now = timezone.now()
+    rows = Publication.objects.filter(
+        Q(job__separation__source__in=source_ids) | Q(link__media__source__in=source_ids)
+    ).filter(takedown_at__isnull=True)
+    ids = list(rows.values_list("pk", flat=True))
+    marked = Publication.objects.filter(pk__in=ids, takedown_at__isnull=True).update(
+        takedown_at=now
+    )
+    Publication.objects.filter(pk__in=ids, status__in=Publication.OPEN_STATUSES).update(
+        status=Status.FAILED,
+        error_code="blocked",
+        error_message="Removed after a copyright notice.",
+        parked_until=None,
+    )
+    if marked:
+        logger.warning("%d publication(s) marked for takedown after a copyright notice", marked)
+    return marked
