@@ -42,3 +42,26 @@ def test_blocking_the_audio_marks_its_publications_and_the_bot_leaves_them(
 @pytest.mark.django_db
 def test_blocking_audio_that_no_publication_uses_marks_nothing() -> None:
     assert services.mark_for_takedown([]) == 0
+
+
+def test_a_notice_naming_a_song_page_or_the_bots_video_finds_its_audio(
+    separated: Callable[..., tuple[Song, list[Publication]]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    from core.legal import services as legal
+
+    song, (ae_pub, vr_pub) = separated(3.0, title="Noticed Song")
+    Publication.objects.filter(pk=vr_pub.pk).update(status="uploaded", video_id="vidBot12345")
+    source_id = Publication.objects.get(pk=ae_pub.pk).job.separation.source_id  # type: ignore[union-attr]
+    page = f"https://{settings.ACAPELLA_EXTRACTOR_DOMAIN}/t/{song.slug}/"
+    assert legal.resolve(page).source_ids == [source_id]
+    assert legal.resolve("https://youtu.be/vidBot12345").source_ids == [source_id]
+    assert legal.resolve("https://www.youtube.com/watch?v=someoneElse").source_ids == []
+
+    notice = legal.receive_notice(
+        brand="acapella-extractor", work="W", location=page, name="R", email="r@x.example",
+        good_faith=True,
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert legal.act_on_notice(notice.pk)
+    assert Publication.objects.filter(takedown_at__isnull=False).count() == 2

@@ -18,6 +18,7 @@ from django.db.models import Q
 from core.jobs import signals
 from core.jobs.models import AudioSource, Block, Job, RemoteMedia, Separation
 from core.jobs.services import lifecycle, retention
+from shared_separation.links.canonical import identify
 
 logger = logging.getLogger(__name__)
 
@@ -142,3 +143,11 @@ def block_media(extractor: str, media_id: str, *, reason: str) -> Removal:
     if f"{extractor}:{media_id}" not in removal.media:
         removal.media.append(f"{extractor}:{media_id}")
     return removal
+
+
+def block_link(url: str, *, reason: str) -> Removal | None:
+    """Block the video a link names (in any of its URL forms); None: the link names no video."""
+    key = identify(url)
+    if key is None:
+        return None
+    return block_media(key.extractor, key.media_id, reason=reason)
