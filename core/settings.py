@@ -157,6 +157,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.brands.context_processors.brand",
+                "core.web.seo.structured_data",
             ],
         },
     },

@@ -8,9 +8,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.db.models import Q
+from django.urls import reverse
 
+from core.brands.registry import Brand
 from core.jobs import signals
 from core.legal import services as legal
+from core.web import seo
 from youtube_bot.models import Publication
 from youtube_bot.services import publications
 
@@ -48,7 +51,22 @@ def sources_named(location: str) -> list[uuid.UUID]:
     return list(rows.order_by().values_list("job__separation__source_id", flat=True).distinct())
 
 
+def song_pages(brand: Brand) -> list[seo.Page]:
+    """Return the song pages of a brand's sitemap: those whose video is up on YouTube.
+
+    A rendered video's page already answers (for a reviewer), but is listed only once public.
+    """
+    rows = Publication.objects.filter(
+        channel__brand=brand.slug, status=Publication.Status.UPLOADED, takedown_at__isnull=True
+    ).select_related("song")
+    return [
+        seo.Page(reverse("youtube_bot:song", args=[p.song.slug]), lastmod=p.updated_at)
+        for p in rows.order_by("song__slug")
+    ]
+
+
 def connect() -> None:
     """Connect the receivers (once: a dispatch_uid each)."""
     signals.source_blocked.connect(_source_blocked, dispatch_uid="youtube_bot.source_blocked")
     legal.register_resolver(sources_named)
+    seo.register_pages(song_pages)

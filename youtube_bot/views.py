@@ -38,7 +38,14 @@ def song_page(request: HttpRequest, slug: str) -> HttpResponse:
     song, publication = _publication(request, slug)
     if request.method == "GET" and request.GET.get("utm_source"):
         services.record_visit(song, request.GET.dict())
+    brand = request.brand  # type: ignore[attr-defined]
+    stem = brand.stem_label
     context = {
+        "page_title": f"{song.artist} - {song.title} ({stem}) | {brand.name}",
+        "page_description": (
+            f"Listen to the {stem.lower()} of {song.artist}, {song.title}, made with "
+            f"{brand.name}, and make the {stem.lower()} of your own song for free."
+        ),
         "song": song,
         "publication": publication,
         "has_preview": default_storage.exists(services.preview_name(publication)),
