@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 import pytest
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.test import Client
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from core.jobs.services import blocks
+from tests.factories import stored_files
 from youtube_bot import services
 from youtube_bot.models import Publication, Song
 
@@ -25,9 +27,18 @@ def test_blocking_the_audio_marks_its_publications_and_the_bot_leaves_them(
     assert Client().get(page, HTTP_HOST=settings.VOCALS_REMOVER_DOMAIN).status_code == 200
     source_id = Publication.objects.get(pk=ae_pub.pk).job.separation.source_id  # type: ignore[union-attr]
 
+    vr_pub.refresh_from_db()
+    renders = {vr_pub.video.name, vr_pub.thumbnail.name, services.preview_name(vr_pub)}
+    assert renders <= stored_files() and default_storage.exists(song.audio.name)
+
     with django_capture_on_commit_callbacks(execute=True):
         blocks.block_source(source_id, reason="notice")
 
+    # The renders and the song's own copy of the audio go with the audio's other files.
+    assert not renders & stored_files()
+    assert not default_storage.exists(song.audio.name)
+    song.refresh_from_db()
+    assert not song.audio
     ae_pub.refresh_from_db()
     vr_pub.refresh_from_db()
     assert ae_pub.takedown_at is not None and vr_pub.takedown_at is not None
