@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from core.brands import registry
@@ -71,16 +72,36 @@ def _send(notice: TakedownNotice, template: str, subject: str) -> None:
     ).send()
 
 
+def _tell_operator(notice: TakedownNotice) -> None:
+    """Mail the site's contact address that a notice waits, with where to act on it."""
+    brand = registry.get(notice.brand)
+    name = brand.name if brand is not None else settings.LEGAL_OPERATOR
+    domain = brand.domain if brand is not None else "localhost"
+    admin = reverse("admin:legal_takedownnotice_change", args=[notice.pk])
+    body = (
+        f"A takedown notice arrived on {name} from {notice.name} <{notice.email}>.\n\n"
+        f"The work: {notice.work}\nIts address: {notice.location}\n\n"
+        f"Act on it in the admin: https://{domain}{admin}\n"
+    )
+    EmailMessage(
+        subject=f"{name}: takedown notice from {notice.name}",
+        body=body,
+        to=[contact_email(brand)],
+        reply_to=[notice.email],
+    ).send()
+
+
 def receive_notice(
     *, brand: str, work: str, location: str, name: str, email: str, good_faith: bool
 ) -> TakedownNotice:
-    """Store a notice and tell its sender it arrived (once the row is committed)."""
+    """Store a notice; tell its sender it arrived and the site's contact address that it waits."""
     if not good_faith:
         raise ValueError("a notice needs the good-faith statement")
     notice = TakedownNotice.objects.create(
         brand=brand, work=work, location=location, name=name, email=email, good_faith=True
     )
     transaction.on_commit(lambda: _send(notice, "legal/email/received.txt", "notice received"))
+    transaction.on_commit(lambda: _tell_operator(notice))
     logger.info("takedown notice %s received for %s", notice.pk, location)
     return notice
 

@@ -53,12 +53,16 @@ def test_the_form_stores_the_notice_and_mails_the_sender(
         True,
     )
     assert notice.status == TakedownNotice.Status.RECEIVED
-    assert len(mail.outbox) == 1
-    sent = mail.outbox[0]
+    assert len(mail.outbox) == 2
+    sent, operator = mail.outbox
     assert sent.to == ["rita@label.example"]
     assert sent.subject == "Acapella Extractor: notice received"
     assert str(notice.pk) in sent.body and "Song of Songs by The Owners" in sent.body
     assert sent.reply_to == ["contact@acapella-extractor.localhost"]
+    # The site's contact address hears of it, with the admin page to act on it.
+    assert operator.to == ["contact@acapella-extractor.localhost"]
+    assert operator.reply_to == ["rita@label.example"]
+    assert f"/admin/legal/takedownnotice/{notice.pk}/change/" in operator.body
 
 
 @pytest.mark.parametrize(
