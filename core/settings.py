@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "core.health",
     "core.brands",
     "core.web",
+    "core.legal",
     "core.api",
     "rest_framework",
     "rest_framework_api_key",
@@ -156,6 +157,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.brands.context_processors.brand",
+                "core.web.seo.structured_data",
             ],
         },
     },
@@ -292,6 +294,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "StemSplit <no-reply@localhos
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive")
+# -- the legal pages (core.legal): who runs the sites and where people write to -----------------
+# Empty: contact@<the brand's domain>, so each site names an address of its own host.
+CONTACT_EMAIL = env_str("CONTACT_EMAIL", "")
+LEGAL_OPERATOR = env_str("LEGAL_OPERATOR", "StemSplit")
+# The storage provider the privacy policy names when files live in a bucket (STORAGE_BACKEND=s3).
+STORAGE_PROVIDER_NAME = env_str("STORAGE_PROVIDER_NAME", "")
 # Credits a newly confirmed mailbox gets once (0: none); never for these throw-away domains,
 # added to the built-in list in core.accounts.emails.
 SIGNUP_GRANT_CREDITS = env_int("SIGNUP_GRANT_CREDITS", 30, minimum=0)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("account/", include("allauth.urls")),
     path("", include("core.billing.urls")),
     path("", include("core.web.urls")),
+    path("", include("core.legal.urls")),
     path("", include("youtube_bot.urls")),
 ]
 

@@ -70,6 +70,8 @@ class Code(StrEnum):
     NOT_READY = "not_ready"
     NOT_CANCELLABLE = "not_cancellable"
     GONE = "gone"
+    # Copyright: a takedown notice removed this audio (core.legal).
+    BLOCKED = "blocked"
     ERROR = "error"
 
 
@@ -129,6 +131,7 @@ CATALOGUE: dict[Code, Entry] = {
     Code.NOT_READY: Entry(409, "the result is not ready"),
     Code.NOT_CANCELLABLE: Entry(409, "it has already finished"),
     Code.GONE: Entry(410, "the files are gone (retention)"),
+    Code.BLOCKED: Entry(451, "removed after a copyright notice; it cannot be separated here"),
     Code.ERROR: Entry(500, "an error without a more precise code"),
 }
 

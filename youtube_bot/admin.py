@@ -183,10 +183,11 @@ class PublicationAdmin(ServiceStateAdmin):
         "alert",
         "parked_until",
         "watch",
+        "takedown_at",
         "visits",
         "updated_at",
     )
-    list_filter = ("status", "channel", "error_code")
+    list_filter = ("status", "channel", "error_code", ("takedown_at", admin.EmptyFieldListFilter))
     search_fields = ("song__title", "song__artist", "video_id", "error_message")
     actions = ["requeue", "stop"]
 

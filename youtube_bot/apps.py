@@ -9,3 +9,9 @@ class YoutubeBotConfig(AppConfig):
     """Configure the youtube_bot app."""
 
     name = "youtube_bot"
+
+    def ready(self) -> None:
+        """Follow the jobs app's signals."""
+        from youtube_bot import receivers
+
+        receivers.connect()

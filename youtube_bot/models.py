@@ -178,6 +178,12 @@ class Publication(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # A copyright notice removed the song's audio (core.jobs.services.blocks): the video is to
+    # come down from YouTube, the bot advances it no further and its page is gone.
+    takedown_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    takedown_done_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the video was taken down on YouTube."
+    )
     visits = models.PositiveIntegerField(default=0, help_text="Click-throughs from the video.")
     last_visit_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

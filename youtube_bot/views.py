@@ -21,7 +21,9 @@ def _publication(request: HttpRequest, slug: str) -> tuple[Song, Publication]:
         raise Http404("no brand")
     song = get_object_or_404(Song, slug=slug)
     publication = (
-        Publication.objects.filter(song=song, channel__brand=brand.slug, status__in=_SHOWN)
+        Publication.objects.filter(
+            song=song, channel__brand=brand.slug, status__in=_SHOWN, takedown_at__isnull=True
+        )
         .select_related("channel")
         .first()
     )
@@ -36,7 +38,14 @@ def song_page(request: HttpRequest, slug: str) -> HttpResponse:
     song, publication = _publication(request, slug)
     if request.method == "GET" and request.GET.get("utm_source"):
         services.record_visit(song, request.GET.dict())
+    brand = request.brand  # type: ignore[attr-defined]
+    stem = brand.stem_label
     context = {
+        "page_title": f"{song.artist} - {song.title} ({stem}) | {brand.name}",
+        "page_description": (
+            f"Listen to the {stem.lower()} of {song.artist}, {song.title}, made with "
+            f"{brand.name}, and make the {stem.lower()} of your own song for free."
+        ),
         "song": song,
         "publication": publication,
         "has_preview": default_storage.exists(services.preview_name(publication)),

@@ -31,7 +31,13 @@ def pricing(request: HttpRequest) -> HttpResponse:
     """List the credit packs and the monthly plan, and what paying unlocks."""
     monthly = catalog.monthly_plan()
     user = request.user
+    brand_name = getattr(getattr(request, "brand", None), "name", "")
     context = {
+        "page_title": f"Pricing · {brand_name}",
+        "page_description": (
+            f"{brand_name} pricing: free songs up to {_length(plans.free_plan().max_duration)}, "
+            "credit packs and a monthly plan for longer songs, WAV and FLAC and priority."
+        ),
         "enabled": catalog.payments_enabled(),
         "packs": [
             {"pack": p, "price": catalog.money(p.price, p.currency)} for p in catalog.packs()

@@ -17,6 +17,9 @@ def brand(request: HttpRequest) -> dict[str, object]:
     other = registry.other_brand(current)
     return {
         "brand": current,
+        # Canonical and preview addresses name the brand's own domain (never www. or an alias).
+        "site_url": brand_url(request, current, ""),
+        "canonical_url": brand_url(request, current, request.path),
         "palette_version": palette_version(current),
         "other_brand": other,
         "other_brand_url": brand_url(request, other) if other else "",

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from core.admin_base import ServiceStateAdmin, report
 from core.jobs import services
 from core.jobs.media import ErrorCode
-from core.jobs.models import AudioSource, Job, LinkImport, RemoteMedia, Separation
+from core.jobs.models import AudioSource, Block, Job, LinkImport, RemoteMedia, Separation
 
 STOPPED_MESSAGE = "The operators stopped this separation. Nothing was charged."
 LINK_STOPPED_MESSAGE = (
@@ -182,4 +182,15 @@ class LinkImportAdmin(ServiceStateAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         """Refuse: the API's record and the visitor's page follow the link."""
+        return False
+
+
+@admin.register(Block)
+class BlockAdmin(ServiceStateAdmin):
+    list_display = ("__str__", "sha256", "extractor", "media_id", "reason", "created_at")
+    list_filter = ("extractor",)
+    search_fields = ("sha256", "media_id", "reason")
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        """Refuse: a block is lifted only on purpose, by the legal team in the shell."""
         return False

@@ -266,3 +266,39 @@ class LinkImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} [{self.status}]"
+
+
+class Block(models.Model):
+    """Audio that may not come in again: a content hash, or a video by its link key.
+
+    Written when a copyright notice is acted upon (core.legal); the intake and the link
+    services refuse what a block names with the `blocked` code.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Either the SHA-256 of the bytes, or the extractor and media id of a video (RemoteMedia's).
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    extractor = models.CharField(max_length=64, blank=True)
+    media_id = models.CharField(max_length=128, blank=True)
+    reason = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sha256"], condition=~Q(sha256=""), name="one_block_per_hash"
+            ),
+            models.UniqueConstraint(
+                fields=["extractor", "media_id"],
+                condition=~Q(media_id=""),
+                name="one_block_per_media",
+            ),
+            models.CheckConstraint(
+                condition=(~Q(sha256="") & Q(media_id="")) | (Q(sha256="") & ~Q(media_id="")),
+                name="block_names_hash_or_media",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.sha256[:12] if self.sha256 else f"{self.extractor}:{self.media_id}"

@@ -9,3 +9,5 @@ from django.dispatch import Signal
 jobs_finished = Signal()
 # A link import that just got its job or failed: `link_id`.
 link_finished = Signal()
+# Audio removed after a copyright notice (services.blocks): `source_ids`, the AudioSources.
+source_blocked = Signal()

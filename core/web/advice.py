@@ -30,6 +30,7 @@ LINK_ADVICE: dict[Code, str] = {
     Code.UNSAFE_MEDIA: "Download the song and upload the file here.",
     Code.TOO_LONG: "Choose a shorter song, or cut it and upload the file.",
     Code.TOO_LARGE: "Download the song and upload a smaller file.",
+    Code.BLOCKED: "This song was removed after a copyright notice; choose another song.",
     Code.LIVE: "Wait until the stream has ended and paste the link of the recording.",
 }
 DEFAULT_LINK_ADVICE = "Paste another link, or download the song and upload the file here."

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from core.web import previews, views
+from core.web import previews, seo, views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("robots.txt", seo.robots_txt, name="robots"),
+    path("sitemap.xml", seo.sitemap_xml, name="sitemap"),
     path("jobs/<uuid:job_id>/", views.job_page, name="job"),
     path("jobs/<uuid:job_id>/status.json", views.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/peaks.json", views.job_peaks, name="job_peaks"),

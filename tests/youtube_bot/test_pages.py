@@ -78,3 +78,19 @@ def test_unknown_songs_and_songs_without_a_video_are_not_found(
     assert client.get("/t/no-such-song/", HTTP_HOST=host).status_code == 404
     assert client.get(f"/t/{song.slug}/", HTTP_HOST=host).status_code == 404
     assert client.get(f"/t/{song.slug}/preview.mp3", HTTP_HOST=host).status_code == 404
+
+
+def test_the_sitemap_lists_the_song_pages_whose_video_is_up_on_that_brand_only(
+    separated: Callable[..., tuple[Song, list[Publication]]],
+) -> None:
+    song, _ae_pub, vr_pub = _rendered_song(separated)
+    Publication.objects.filter(pk=vr_pub.pk).update(status="uploaded", video_id="vid-vr")
+    vr_host, ae_host = settings.VOCALS_REMOVER_DOMAIN, settings.ACAPELLA_EXTRACTOR_DOMAIN
+    vr_map = Client().get("/sitemap.xml", HTTP_HOST=vr_host).content.decode()
+    ae_map = Client().get("/sitemap.xml", HTTP_HOST=ae_host).content.decode()
+    assert f"<loc>http://{vr_host}/t/{song.slug}/</loc>" in vr_map
+    assert f"/t/{song.slug}/" not in ae_map  # rendered there, not yet public on YouTube
+    page = Client().get(f"/t/{song.slug}/", HTTP_HOST=vr_host).content.decode()
+    assert "<title>The Testers - Page Song (Instrumental) | Vocals Remover</title>" in page
+    assert f'<link rel="canonical" href="http://{vr_host}/t/{song.slug}/">' in page
+    assert 'content="Listen to the instrumental of The Testers, Page Song' in page

@@ -21,7 +21,13 @@ from youtube_bot.services.catalogue import (
     split_video_title,
 )
 from youtube_bot.services.channels import authorize, block_channel, brand_of, store_refresh_token
-from youtube_bot.services.publications import fail, give_up, record_visit, requeue
+from youtube_bot.services.publications import (
+    fail,
+    give_up,
+    mark_for_takedown,
+    record_visit,
+    requeue,
+)
 from youtube_bot.services.runtime import Outcome, Runtime, Step
 from youtube_bot.services.schedule import (
     POPULAR_FIRST,
@@ -54,6 +60,7 @@ __all__ = [
     "fail",
     "give_up",
     "import_playlist",
+    "mark_for_takedown",
     "needs_finishing",
     "playlist_id_from",
     "preview_name",

@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -97,7 +99,9 @@ def _note(publication: Publication, code: str, message: str, **fields: Any) -> N
 def requeue(publication_id: uuid.UUID | str) -> bool:
     """Send a failed publication back to the start (an admin action after fixing the cause)."""
     return (
-        Publication.objects.filter(pk=publication_id, status=Status.FAILED).update(
+        Publication.objects.filter(
+            pk=publication_id, status=Status.FAILED, takedown_at__isnull=True
+        ).update(
             status=Status.QUEUED,
             error_code="",
             error_message="",
@@ -131,3 +135,53 @@ def record_visit(song: Song, params: dict[str, str]) -> bool:
         ).update(visits=F("visits") + 1, last_visit_at=timezone.now())
         == 1
     )
+
+
+def _delete_folder(folder: str) -> None:
+    """Delete every file stored directly under a folder."""
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
+
+
+def _delete_takedown_files(publication_ids: list[uuid.UUID], song_audio: list[str]) -> None:
+    """Delete the renders (video, thumbnail, page preview) and the songs' stored audio."""
+    for publication_id in publication_ids:
+        _delete_folder(f"youtube/renders/{publication_id}")
+    for name in song_audio:
+        default_storage.delete(name)
+
+
+def mark_for_takedown(source_ids: list[uuid.UUID]) -> int:
+    """Mark the publications of blocked audio for removal from YouTube; fail the open ones.
+
+    A publication is of that audio when its job separated it or its link fetched it. Its
+    renders and its song's stored audio are deleted (they hold the audio too); the uploaded
+    video stays recorded until it is taken down on YouTube (`takedown_done_at`). Return how
+    many were newly marked.
+    """
+    now = timezone.now()
+    rows = Publication.objects.filter(
+        Q(job__separation__source__in=source_ids) | Q(link__media__source__in=source_ids)
+    ).filter(takedown_at__isnull=True)
+    ids = list(rows.values_list("pk", flat=True))
+    with transaction.atomic():
+        marked = Publication.objects.filter(pk__in=ids, takedown_at__isnull=True).update(
+            takedown_at=now, video="", thumbnail=""
+        )
+        Publication.objects.filter(pk__in=ids, status__in=Publication.OPEN_STATUSES).update(
+            status=Status.FAILED,
+            error_code="blocked",
+            error_message="Removed after a copyright notice.",
+            parked_until=None,
+        )
+        songs = Song.objects.filter(publications__in=ids).exclude(audio="").distinct()
+        audio = list(songs.values_list("audio", flat=True))
+        Song.objects.filter(pk__in=songs.values("pk")).update(audio="")
+        transaction.on_commit(lambda: _delete_takedown_files(ids, audio))
+    if marked:
+        logger.warning("%d publication(s) marked for takedown after a copyright notice", marked)
+    return marked

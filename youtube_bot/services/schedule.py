@@ -55,7 +55,7 @@ def due_publications(now: datetime | None = None) -> list[Publication]:
     chosen: list[Publication] = []
     for channel in Channel.objects.exclude(status=Channel.Status.PAUSED):
         rows = (
-            Publication.objects.filter(channel=channel)
+            Publication.objects.filter(channel=channel, takedown_at__isnull=True)
             .filter(Q(parked_until__isnull=True) | Q(parked_until__lte=now))
             .filter(
                 Q(status__in=Publication.OPEN_STATUSES)

@@ -25,6 +25,7 @@ from core.humanize import human_duration, human_size
 from core.jobs import media
 from core.jobs.media import ErrorCode, SeparationError
 from core.jobs.models import Job
+from core.jobs.services import blocks
 from core.jobs.services.preview import submit_preview
 from core.jobs.services.submission import Submission, submit
 from shared_separation.errors import Code, status_of
@@ -254,6 +255,8 @@ def admit(content: File, name: str, examined: Examined, order: Order) -> Job:
         return submit(content, submission, owner=order.owner)
     except InsufficientCredits as exc:
         raise no_credits(exc) from exc
+    except blocks.Blocked as exc:
+        raise Refusal(Code.BLOCKED, exc.message) from exc
     except SeparationError as exc:
         # Only a preview's cut can fail here: the service, not the song, is at fault.
         raise Refusal(Code.UNAVAILABLE, exc.message) from exc

@@ -26,7 +26,7 @@ from core.billing import plans
 from core.celery import celery_app
 from core.jobs import signals
 from core.jobs.models import AudioSource, Job, LinkImport, RemoteMedia
-from core.jobs.services import intake
+from core.jobs.services import blocks, intake
 from core.jobs.services.intake import Order, Refusal
 from core.jobs.services.names import (
     LIGHT_QUEUE,
@@ -73,6 +73,8 @@ def submit_link(
     """
     url, _, _ = check_syntax(url)
     key = identify(url)
+    if key is not None and blocks.media_blocked(key.extractor, key.media_id):
+        raise LinkError(Code.BLOCKED, blocks.BLOCKED_MESSAGE)
     media = media_for(key) if key is not None else None
     if media is None or ready_source(media) is None:
         # Checked only for a link that will be fetched: attaching to stored audio opens nothing.
@@ -235,6 +237,11 @@ def fetch_link(link_id: uuid.UUID | str) -> str:
     link = claim_link(link_id)
     if link is None:
         return "gone"  # already taken (a redelivered message) or finished
+    media = link.media
+    if media is not None and blocks.media_blocked(media.extractor, media.media_id):
+        # Pasted before a copyright notice blocked the video: never downloaded.
+        fail_link(link_id, code=Code.BLOCKED, message=blocks.BLOCKED_MESSAGE)
+        return Code.BLOCKED
     if follow_known(link):
         return "attached"
     if link.media_id is not None:

@@ -21,6 +21,7 @@ from django.db import transaction
 from core.jobs import media
 from core.jobs.media import ErrorCode, SeparationError
 from core.jobs.models import AudioSource, Job
+from core.jobs.services import blocks
 from core.jobs.services.submission import Submission, _store_source, hash_file, submit
 
 logger = logging.getLogger(__name__)
@@ -49,12 +50,14 @@ def submit_preview(content: File, submission: Submission, *, owner: User | None 
     """Store a too-long song whole and queue the free separation of its first seconds.
 
     `submission.duration` is the whole song's probed length. Raises SeparationError when the
-    cut cannot be made (nothing is stored then).
+    cut cannot be made (nothing is stored then), blocks.Blocked for a blocked song.
     """
+    sha256 = hash_file(content)
+    blocks.check_hash(sha256)  # the whole song: its cut has a hash of its own
     with tempfile.TemporaryDirectory(prefix="preview-") as tmp:
         cut, duration = _cut(content, Path(tmp))
         with transaction.atomic():
-            full = _store_source(content, hash_file(content), submission)
+            full = _store_source(content, sha256, submission)
             with cut.open("rb") as fh:
                 job = submit(
                     File(fh, name=PREVIEW_NAME),

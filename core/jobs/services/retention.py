@@ -26,11 +26,14 @@ def _delete_files(names: list[str], separations: list[uuid.UUID]) -> None:
         deliveries.delete_folder(separation_id)
 
 
-def expire_separation(separation_id: uuid.UUID | str, *, now: datetime | None = None) -> bool:
+def expire_separation(
+    separation_id: uuid.UUID | str, *, now: datetime | None = None, force: bool = False
+) -> bool:
     """Expire a finished separation whose retention time is over, and delete its files.
 
     Its succeeded jobs become expired (failed ones keep their reason); the upload goes too when
-    no live separation still needs it. Files are deleted once the change is committed.
+    no live separation still needs it. Files are deleted once the change is committed. `force`
+    expires it whatever its retention (a copyright notice acted upon: services.blocks).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -44,7 +47,7 @@ def expire_separation(separation_id: uuid.UUID | str, *, now: datetime | None = 
             return False
         # Checked inside the transaction: a job that just attached keeps the files alive.
         expires_at = selectors.files_expire_at(separation)
-        if expires_at is None or expires_at > now:
+        if not force and (expires_at is None or expires_at > now):
             return False
         names = [separation.vocals.name, separation.accompaniment.name]
         Separation.objects.filter(pk=separation.pk).update(
@@ -119,4 +122,17 @@ def delete_job(job_id: uuid.UUID | str) -> bool:
             source.delete()
         transaction.on_commit(lambda: _delete_files(names, ids))
     logger.info("job %s deleted with its files", job_id)
+    return True
+
+
+def delete_source_file(source_id: uuid.UUID | str) -> bool:
+    """Delete a source's stored bytes (the row stays, so its hash is still known)."""
+    with transaction.atomic():
+        source = AudioSource.objects.select_for_update().filter(pk=source_id).first()
+        if source is None or not source.file:
+            return False
+        name = source.file.name
+        AudioSource.objects.filter(pk=source.pk).update(file="")
+        transaction.on_commit(lambda: _delete_files([name], []))
+    logger.info("source %s: its stored file is deleted", source_id)
     return True

@@ -22,6 +22,7 @@ from core.celery import celery_app
 from core.jobs import signals
 from core.jobs.media import ENGINE_VERSION
 from core.jobs.models import AudioSource, Job, Separation, source_upload_to
+from core.jobs.services import blocks
 from core.jobs.services.names import (
     PRIORITY_QUEUE,
     QUEUE,
@@ -121,6 +122,7 @@ def submit(
     pays = owner is not None and full_source is None
     quality = Separation.Quality(submission.quality or settings.SEPARATION_DEFAULT_QUALITY)
     sha256 = hash_file(content)
+    blocks.check_hash(sha256)  # before anything is reserved or stored
     # The owner's plan at submission decides the queue and how long the files are kept.
     plan = plans.plan_for(owner) if owner is not None else None
     priority = submission.priority or (plan is not None and plan.priority)

@@ -12,6 +12,7 @@ from pytest_django.fixtures import Settings
 from core.billing import selectors as billing
 from core.billing.models import CreditEntry
 from core.jobs.models import Job
+from core.jobs.services import blocks
 from tests.core.api.conftest import BASE, Account, assert_error, assert_matches
 from tests.core.api.helpers import finish, song, upload
 from tests.factories import stored_files
@@ -139,6 +140,20 @@ def test_a_file_that_is_not_audio_is_415(account: Account, tmp_path: Path) -> No
     empty.write_bytes(b"")
     assert upload(account.client, empty).status_code == 400
     assert not Job.objects.exists()
+
+
+def test_a_song_blocked_after_a_copyright_notice_is_451_and_nothing_is_reserved(
+    account: Account, tmp_path: Path
+) -> None:
+    path = song(tmp_path, 3, seed=9)
+    assert upload(account.client, path).status_code == 202
+    job = Job.objects.get()
+    blocks.block_source(job.separation.source_id, reason="notice")
+    balance = billing.balance(account.user)
+    answer = upload(account.client, path)
+    assert_error(answer, 451, "blocked")
+    assert "removed after a copyright notice" in answer.json()["error"]["message"]
+    assert billing.balance(account.user) == balance and Job.objects.count() == 1
 
 
 def test_a_song_longer_than_every_plan_is_refused(

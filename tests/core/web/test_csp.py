@@ -32,8 +32,9 @@ class _InlineFinder(HTMLParser):
                 self.found.append(f"<{tag} {name}=...>")
         if tag == "style":
             self.found.append("<style> block")
-        # Data blocks (JSON) never run, so the policy does not apply to them.
-        if tag == "script" and "src" not in names and names.get("type") != "application/json":
+        # Data blocks (JSON, JSON-LD) never run, so the policy does not apply to them.
+        data_block = names.get("type") in ("application/json", "application/ld+json")
+        if tag == "script" and "src" not in names and not data_block:
             self._in_script = True
 
     def handle_endtag(self, tag: str) -> None:
