@@ -340,6 +340,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "other_stem_url": _other_stem_url(request, job),
         "live_streams": settings.LIVE_STREAMS,
         "files_expire_at": selectors.files_expire_at(job.separation),
+        "tempo_and_key": selectors.tempo_and_key(job.separation),
         "formats": Job.Format.choices,
         "lossless_formats": [f for f in _download_formats(job) if f != "mp3"],
         "download_name": deliveries.download_name(
