@@ -26,8 +26,10 @@ MIN_BPM, MAX_BPM = 60.0, 200.0
 PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0
 # The lags, in beats, whose autocorrelation makes a candidate beat's score.
 BEAT_MULTIPLES: tuple[float, ...] = (1, 2, 4)
-# At most this much audio is read: tempo and key are stable long before.
-MAX_SECONDS = 600.0
+# At most this much audio is read (the first five minutes): tempo and key are settled long
+# before, and memory stays bounded (a fresh process peaks at 0.56 GB on a 3-minute song, 0.78 GB
+# on anything of 5 minutes or more).
+MAX_SECONDS = 300.0
 
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # Key profiles of Albrecht and Shanahan (2013), from a corpus of art music: on generated songs
