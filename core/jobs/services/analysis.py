@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+from django.utils import timezone
+
 from core.celery import celery_app
 from core.jobs import media
 from core.jobs.models import Separation
@@ -41,4 +43,8 @@ def analyze_separation(separation_id: uuid.UUID | str) -> bool:
     updated = Separation.objects.filter(
         pk=separation_id, status=Separation.Status.SUCCEEDED, accompaniment=stem
     ).update(analysis=analysis)
+    if updated == 1 and separation.finished_at is not None:
+        # How long the result waited for its tempo and key (the pages show them from then on).
+        after = (timezone.now() - separation.finished_at).total_seconds()
+        logger.info("analysis of %s stored %.1f s after the stems", separation_id, after)
     return updated == 1
