@@ -308,6 +308,7 @@ def _status(job: Job) -> dict[str, Any]:
         "queue_position": selectors.queue_position(separation) if state == "waiting" else None,
         "progress": round(progress.current(separation), 3) if state == "running" else None,
         "finished": state not in ("waiting", "running"),
+        "tempo_and_key": selectors.tempo_and_key(separation) if state == "done" else None,
     }
 
 

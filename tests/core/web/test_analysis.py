@@ -62,7 +62,9 @@ def test_a_separation_gets_its_tempo_and_key_on_the_page_and_in_the_api(
         response = site.post("/", {"file": SimpleUploadedFile(path.name, path.read_bytes())})
         assert response.status_code == 303
         page = site.get(response["Location"]).content.decode()
-        assert line in page, page
+        assert f">{line}</p>" in page, page
+        status = site.get(f"{response['Location']}status.json").json()
+        assert status["tempo_and_key"] == line
     assert Separation.objects.count() == 1
     assert Job.objects.filter(status=Job.Status.SUCCEEDED).count() == 3
 
@@ -90,6 +92,10 @@ def test_a_stored_stem_that_is_corrupt_or_gone_leaves_the_separation_without_ana
     assert services.analyze_separation(separation.pk) is False
     separation.refresh_from_db()
     assert separation.analysis == {}
-    # The page shows the result without the line.
-    page = Client(HTTP_HOST="vocals-remover.localhost:8000").get(f"/jobs/{job.pk}/")
-    assert page.status_code == 200 and "song-analysis" not in page.content.decode()
+    # The page shows the result with the line hidden, empty, and the status says there is none.
+    site = Client(HTTP_HOST="vocals-remover.localhost:8000")
+    page = site.get(f"/jobs/{job.pk}/")
+    assert page.status_code == 200
+    hidden = 'id="song-analysis" title="Tempo and key (Camelot code), measured on the instrumental"'
+    assert f"{hidden} hidden></p>" in page.content.decode()
+    assert site.get(f"/jobs/{job.pk}/status.json").json()["tempo_and_key"] is None
