@@ -28,6 +28,9 @@ TICKS = 480  # per quarter note
 DRUMS = 9  # General MIDI percussion channel (0-based)
 PROGRESSIONS = ((0, 5, 3, 4), (0, 3, 4, 4), (5, 3, 0, 4), (0, 4, 5, 3), (0, 5, 1, 4))
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MINOR = (0, 2, 3, 5, 7, 8, 10)  # natural minor; the dominant chord takes the raised seventh
+# Minor progressions by scale degree: i-VI-III-VII, i-iv-V-i, i-VII-VI-V, i-iv-VI-V.
+MINOR_PROGRESSIONS = ((0, 5, 2, 6), (0, 3, 4, 0), (0, 6, 5, 4), (0, 3, 5, 4))
 WORDS = (
     *("love", "night", "fire", "heart", "away", "tonight", "dream", "light", "ocean", "rain"),
     *("morning", "city", "running", "home", "forever", "shadow", "golden", "river", "never"),
@@ -89,7 +92,21 @@ def _note(
     events.append((start + length, bytes([0x80 | ch, key, 0])))
 
 
-def _accompaniment_midi(rng: np.random.Generator, bars: int, tempo: float, root: int) -> bytes:
+def _chord(root: int, scale: tuple[int, ...], degree: int) -> list[int]:
+    """Return the triad on `degree` of the scale; in minor the dominant is major (harmonic)."""
+    keys = [root + scale[(degree + i) % 7] + 12 * ((degree + i) // 7) for i in (0, 2, 4)]
+    if scale == MINOR and degree == 4:
+        keys[1] += 1
+    return keys
+
+
+def _accompaniment_midi(
+    rng: np.random.Generator,
+    bars: int,
+    tempo: float,
+    root: int,
+    scale: tuple[int, ...] = MAJOR,
+) -> bytes:
     events: list[tuple[int, bytes]] = []
     bar = 4 * TICKS
     programs = {
@@ -104,13 +121,14 @@ def _accompaniment_midi(rng: np.random.Generator, bars: int, tempo: float, root:
     for ch, pan in pans.items():
         events.append((0, bytes([0xB0 | ch, 10, pan])))
         events.append((0, bytes([0xB0 | ch, 91, int(rng.integers(20, 60))])))  # reverb send
-    progression = PROGRESSIONS[int(rng.integers(len(PROGRESSIONS)))]
+    choices = MINOR_PROGRESSIONS if scale == MINOR else PROGRESSIONS
+    progression = choices[int(rng.integers(len(choices)))]
     has_lead = bool(rng.random() < 0.5)
     busy = bool(rng.random() < 0.5)
     for b in range(bars):
         t0 = b * bar
         degree = progression[b % len(progression)]
-        chord = [root + MAJOR[(degree + i) % 7] + 12 * ((degree + i) // 7) for i in (0, 2, 4)]
+        chord = _chord(root, scale, degree)
         # Drums: kick, snare on 2 and 4, hats in eighths, a crash every 4 bars.
         for beat in range(4):
             t = t0 + beat * TICKS
@@ -252,7 +270,13 @@ def _reverb(rng: np.random.Generator, mono: np.ndarray) -> np.ndarray:
 
 
 def _vocals(
-    rng: np.random.Generator, folder: Path, seed: int, n: int, bar_s: float, root: int
+    rng: np.random.Generator,
+    folder: Path,
+    seed: int,
+    n: int,
+    bar_s: float,
+    root: int,
+    scale: tuple[int, ...] = MAJOR,
 ) -> np.ndarray:
     out = np.zeros(n)
     bars = int(n / SR / bar_s)
@@ -264,8 +288,8 @@ def _vocals(
         if seed % 2 == 0:
             phrase = _spoken_phrase(rng, folder, k)
         else:
-            degrees = rng.choice(len(MAJOR), size=4 * length)
-            notes = [440.0 * 2 ** ((root + 12 + MAJOR[d] - 69) / 12) for d in degrees]
+            degrees = rng.choice(len(scale), size=4 * length)
+            notes = [440.0 * 2 ** ((root + 12 + scale[d] - 69) / 12) for d in degrees]
             phrase = _sung_phrase(rng, length * bar_s * 0.95, notes)
         phrase = phrase[: n - start]
         out[start : start + len(phrase)] += phrase / (np.max(np.abs(phrase)) + 1e-9)
@@ -279,14 +303,31 @@ def make_song(seed: int, seconds: float = 30.0) -> Song:
     """Make one song with known stems, deterministic for (seed, seconds)."""
     rng = np.random.default_rng(seed)
     tempo = float(rng.uniform(84, 128))
-    bar_s = 4 * 60 / tempo
     root = 48 + int(rng.integers(0, 12))
+    return _make(rng, seed, seconds, tempo, root, MAJOR)
+
+
+def make_keyed_song(seed: int, seconds: float, tempo: float, tonic: int, minor: bool) -> Song:
+    """Make a song in a given tempo (BPM) and key (tonic pitch class, 0 = C; major or minor)."""
+    rng = np.random.default_rng(seed)
+    return _make(rng, seed, seconds, tempo, 48 + tonic % 12, MINOR if minor else MAJOR)
+
+
+def _make(
+    rng: np.random.Generator,
+    seed: int,
+    seconds: float,
+    tempo: float,
+    root: int,
+    scale: tuple[int, ...],
+) -> Song:
+    bar_s = 4 * 60 / tempo
     n = round(seconds * SR)
     bars = int(np.ceil(seconds / bar_s)) + 1
     with tempfile.TemporaryDirectory(prefix="song-") as tmp:
         folder = Path(tmp)
-        acc = _render_midi(_accompaniment_midi(rng, bars, tempo, root), folder)
-        vocals = _vocals(rng, folder, seed, n, bar_s, root)
+        acc = _render_midi(_accompaniment_midi(rng, bars, tempo, root, scale), folder)
+        vocals = _vocals(rng, folder, seed, n, bar_s, root, scale)
     acc = np.pad(acc, ((0, max(0, n - len(acc))), (0, 0)))[:n]
     # Voice-to-accompaniment level between -5 and +2 dB, as in produced songs.
     ratio = 10 ** (float(rng.uniform(-5, 2)) / 20)

@@ -142,4 +142,9 @@ def describe(api_job: ApiJob, base_url: str) -> dict[str, Any]:
         "downloads": downloads,
         "cancel_url": base_url + reverse("api:cancel", args=[api_job.pk]),
         "streams": streams,
+        "analysis": (
+            separation.analysis
+            if separation is not None and separation.analysis and current.status == "succeeded"
+            else None
+        ),
     }

@@ -60,6 +60,20 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+class AnalysisSerializer(serializers.Serializer):
+    """The song's tempo and key, read from the separated accompaniment."""
+
+    bpm = serializers.FloatField(help_text="Beats per minute.")
+    bpm_confidence = serializers.FloatField(help_text="0 to 1: how clear the beat is.")
+    key = serializers.CharField(help_text='Tonic and mode, e.g. "A minor".')
+    tonic = serializers.CharField(help_text='e.g. "A", "F#", "Bb".')
+    mode = serializers.ChoiceField(choices=["major", "minor"])
+    camelot = serializers.CharField(help_text='The Camelot wheel code, e.g. "8A" for A minor.')
+    key_confidence = serializers.FloatField(
+        help_text="0 to 1: how far the key stands above the next likeliest."
+    )
+
+
 class SeparationSerializer(serializers.Serializer):
     """One separation asked for through the API."""
 
@@ -92,6 +106,10 @@ class SeparationSerializer(serializers.Serializer):
     streams = serializers.DictField(
         child=serializers.URLField(),
         help_text="Stem name to live MP3 address, while queued or running (plays as it is made).",
+    )
+    analysis = AnalysisSerializer(
+        allow_null=True,
+        help_text="Tempo and key, a few seconds after the separation succeeded; null until then.",
     )
 
 

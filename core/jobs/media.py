@@ -1,7 +1,8 @@
 """The media gateway: the one way the Django side reaches the separation engine.
 
-Probing, cutting, encoding and reading levels of audio files (the engine's guarded ffmpeg), its
-error types and version, and local copies of files for ffmpeg, which only reads local paths.
+Probing, cutting, encoding, reading levels and the tempo and key of audio files (the engine's
+guarded ffmpeg, librosa), its error types and version, and local copies of files for ffmpeg,
+which only reads local paths.
 Outside the worker pool (shared_separation), only this module imports shared_separation.engine
 (an import-linter contract in pyproject.toml).
 """
@@ -18,6 +19,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from shared_separation.engine import ENGINE_VERSION, ErrorCode, MediaInfo, SeparationError
+from shared_separation.engine import analysis as _engine_analysis
 from shared_separation.engine import media as _engine_media
 from shared_separation.engine.media import CHANNELS, PROTOCOL_WHITELIST
 
@@ -28,6 +30,7 @@ __all__ = [
     "ErrorCode",
     "MediaInfo",
     "SeparationError",
+    "analyze",
     "excerpt",
     "local_copy",
     "local_path",
@@ -40,6 +43,11 @@ __all__ = [
 def probe(path: Path) -> MediaInfo:
     """Read the length and streams of a local file, refusing what is not audio."""
     return _engine_media.probe(path)
+
+
+def analyze(path: Path) -> dict[str, object]:
+    """Return a local file's tempo and key (bpm, key, camelot, confidences) as stored."""
+    return _engine_analysis.analyze_file(path).as_dict()
 
 
 def excerpt(src: Path, dest: Path, seconds: float) -> None:

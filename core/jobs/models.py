@@ -72,6 +72,10 @@ class Separation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Tempo and key of the song, read from the accompaniment by a light task once the stems
+    # are in (shared_separation.engine.analysis: bpm, key, camelot and their confidences);
+    # empty until then, or when the analysis could not be made.
+    analysis = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -99,3 +99,14 @@ def jobs_of_owner(owner_id: int, *, limit: int = 100) -> list[Job]:
         .filter(owner_id=owner_id)
         .order_by("-created_at")[:limit]
     )
+
+
+def tempo_and_key(separation: Separation) -> str | None:
+    """Return the song's tempo and key for people ("118 BPM · A minor (8A)"), or None."""
+    analysis = separation.analysis or {}
+    parts = []
+    if analysis.get("bpm"):
+        parts.append(f"{round(float(analysis['bpm']))} BPM")
+    if analysis.get("key") and analysis.get("key_confidence"):
+        parts.append(f"{analysis['key']} ({analysis['camelot']})")
+    return " · ".join(parts) or None

@@ -37,6 +37,12 @@ def expire_due() -> int:
     return expired
 
 
+@shared_task(name=services.ANALYZE_TASK, ignore_result=True)
+def analyze(separation_id: str) -> bool:
+    """Store the tempo and key of a succeeded separation, read from its accompaniment."""
+    return services.analyze_separation(separation_id)
+
+
 @shared_task(name=services.PREPARE_TASK, ignore_result=True)
 def prepare_deliveries(separation_id: str) -> list[str]:
     """Encode the MP3 and the waveform of each stem the separation's jobs deliver."""

@@ -308,6 +308,7 @@ def _status(job: Job) -> dict[str, Any]:
         "queue_position": selectors.queue_position(separation) if state == "waiting" else None,
         "progress": round(progress.current(separation), 3) if state == "running" else None,
         "finished": state not in ("waiting", "running"),
+        "tempo_and_key": selectors.tempo_and_key(separation) if state == "done" else None,
     }
 
 
@@ -340,6 +341,7 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "other_stem_url": _other_stem_url(request, job),
         "live_streams": settings.LIVE_STREAMS,
         "files_expire_at": selectors.files_expire_at(job.separation),
+        "tempo_and_key": selectors.tempo_and_key(job.separation),
         "formats": Job.Format.choices,
         "lossless_formats": [f for f in _download_formats(job) if f != "mp3"],
         "download_name": deliveries.download_name(

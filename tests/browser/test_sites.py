@@ -224,6 +224,11 @@ def test_upload_play_and_download_the_brands_stem(
         _no_horizontal_scroll(page)
         assert page.evaluate(UNLABELLED) == []
         assert page.get_by_role("heading", name=f"Your {label.lower()} is ready").is_visible()
+        # The tempo and key come from a light worker after the stems; the script shows them.
+        analysis = page.locator("#song-analysis")
+        analysis.wait_for(state="visible", timeout=30_000)
+        line = r"\d+ BPM( · [A-G][#b]? (major|minor) \(\d{1,2}[AB]\))?"
+        assert re.fullmatch(line, analysis.inner_text()), analysis.inner_text()
 
         # Play the result: Space on the focused player, as a keyboard user would.
         audio = page.locator("#result-audio")

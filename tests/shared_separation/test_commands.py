@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audio import make_song
+from tests.audio import make_keyed_song, make_song
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,3 +146,30 @@ def test_provision_model_still_succeeds_when_the_conversion_fails(
     assert "2stems model ready" in done.stdout
     assert "conversion failed" in done.stdout and "will run TensorFlow" in done.stderr
     assert sorted(p.name for p in folder.iterdir() if "openvino" in p.name) == []
+
+
+def test_analyze_prints_the_tempo_and_key_of_each_file_as_a_json_line(tmp_path: Path) -> None:
+    minor = make_keyed_song(tmp_path / "Minor Song.mp3", 8, bpm=90, tonic=9, minor=True)
+    major = make_keyed_song(tmp_path / "major.flac", 8, bpm=128, tonic=0, minor=False)
+    done = _manage("analyze", str(minor), str(major))
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [str(minor), str(major)]
+    for line, bpm, key, code in ((lines[0], 90, "A minor", "8A"), (lines[1], 128, "C major", "8B")):
+        assert abs(line["bpm"] / bpm - 1) <= 0.02, line
+        assert (line["key"], line["camelot"]) == (key, code), line
+        assert 0 < line["bpm_confidence"] <= 1 and 0 < line["key_confidence"] <= 1
+    assert "Minor Song.mp3: analysing" in done.stderr and "major.flac: done in" in done.stderr
+
+
+def test_analyze_says_which_file_is_not_audio_and_exits_non_zero(tmp_path: Path) -> None:
+    good = make_keyed_song(tmp_path / "good.wav", 6, bpm=110, tonic=2, minor=True)
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"This is a text file pretending to be an MP3.\n" * 50)
+    done = _manage("analyze", str(bad), str(good))
+    assert done.returncode != 0
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first["file"] == str(bad) and first["code"] == "not_audio" and "bpm" not in first
+    assert "could not be read" in first["error"]
+    assert second["key"] == "D minor"
+    assert "1 of 2 file(s) could not be analysed" in done.stderr

@@ -6,6 +6,7 @@ re-exported below.
 
 from __future__ import annotations
 
+from core.jobs.services.analysis import analyze_separation, request_analysis
 from core.jobs.services.intake import (
     Examined,
     Order,
@@ -51,6 +52,7 @@ from core.jobs.services.links import (
     wait_for_media,
 )
 from core.jobs.services.names import (
+    ANALYZE_TASK,
     LIGHT_QUEUE,
     LINK_TASK,
     LINK_TASK_MARGIN,
@@ -74,6 +76,7 @@ from core.jobs.services.submission import (
 from shared_separation.links import LinkError
 
 __all__ = [
+    "ANALYZE_TASK",
     "LIGHT_QUEUE",
     "LINK_TASK",
     "LINK_TASK_MARGIN",
@@ -90,6 +93,7 @@ __all__ = [
     "Submission",
     "SweepReport",
     "admit",
+    "analyze_separation",
     "cancel_job",
     "check_count",
     "check_format",
@@ -125,6 +129,7 @@ __all__ = [
     "record_progress",
     "release_media",
     "release_separation",
+    "request_analysis",
     "submit",
     "submit_link",
     "submit_preview",

@@ -16,6 +16,7 @@ from core.billing import services as billing
 from core.celery import celery_app
 from core.jobs import signals
 from core.jobs.models import Job, Separation
+from core.jobs.services.analysis import request_analysis
 from core.jobs.services.names import (
     LIGHT_QUEUE,
     PREPARE_TASK,
@@ -143,6 +144,9 @@ def complete_separation(
         succeeded = _job_ids(separation_id, Job.Status.SUCCEEDED)
         billing.charge_jobs(succeeded)
         transaction.on_commit(lambda: prepare_deliveries(separation_id))
+        # Tempo and key come a few seconds after the stems, from a light worker: the result
+        # is never held back for them.
+        transaction.on_commit(lambda: request_analysis(separation_id))
         transaction.on_commit(lambda: _announce(succeeded))
     return True
 

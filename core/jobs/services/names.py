@@ -7,6 +7,7 @@ QUEUE = "separation"
 PRIORITY_QUEUE = "separation_priority"
 LIGHT_QUEUE = "default"
 PREPARE_TASK = "jobs.prepare_deliveries"
+ANALYZE_TASK = "jobs.analyze"
 LINK_TASK = "shared_separation.import_link"
 # A fetch may last LINK_TIMEOUT; the task gets this much more for probing and storing.
 LINK_TASK_MARGIN = 60

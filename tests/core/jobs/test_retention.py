@@ -182,7 +182,7 @@ def test_retention_runs_periodically_on_the_default_queue() -> None:
     assert settings.CELERY_TASK_ROUTES[tasks.EXPIRE_TASK] == {"queue": "default"}
 
 
-def test_a_finished_separation_queues_its_deliveries_on_the_light_queue(
+def test_a_finished_separation_queues_its_deliveries_and_analysis_on_the_light_queue(
     committed: Committed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[tuple[str, list[str], str]] = []
@@ -197,7 +197,10 @@ def test_a_finished_separation_queues_its_deliveries_on_the_light_queue(
     assert separation is not None
     with committed():
         services.complete_separation(separation.pk, vocals="v.flac", accompaniment="a.flac")
-    assert sent == [("jobs.prepare_deliveries", [str(separation.pk)], "default")]
+    assert sent == [
+        ("jobs.prepare_deliveries", [str(separation.pk)], "default"),
+        ("jobs.analyze", [str(separation.pk)], "default"),
+    ]
 
 
 def test_preparing_deliveries_encodes_the_asked_stems_and_their_waveforms(

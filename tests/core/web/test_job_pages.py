@@ -45,6 +45,7 @@ def test_a_queued_job_shows_its_place_and_refreshes_without_javascript(vr: Clien
         "queue_position": 2,
         "progress": None,
         "finished": False,
+        "tempo_and_key": None,
     }
 
 

@@ -85,6 +85,28 @@
   }
 
   if (state !== "done") return;
+
+  // --- tempo and key: a light worker adds them a few seconds after the stems ----------------
+  var analysis = document.getElementById("song-analysis");
+  if (analysis && analysis.hidden) {
+    var asks = 0;
+    var ask = function () {
+      asks += 1;
+      fetch(job.dataset.statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
+        .then(function (response) { return response.ok ? response.json() : {}; })
+        .then(function (data) {
+          if (data.tempo_and_key) {
+            analysis.textContent = data.tempo_and_key;
+            analysis.hidden = false;
+          } else if (asks < 20) {
+            window.setTimeout(ask, 2000);
+          }
+        })
+        .catch(function () { if (asks < 20) window.setTimeout(ask, 4000); });
+    };
+    window.setTimeout(ask, 1000);
+  }
+
   var result = document.getElementById("result-audio");
   var original = document.getElementById("original-audio");
   var toggle = document.getElementById("ab-toggle");
