@@ -37,6 +37,7 @@ __all__ = [
     "peak_levels",
     "probe",
     "transcode",
+    "transpose",
 ]
 
 
@@ -58,6 +59,13 @@ def excerpt(src: Path, dest: Path, seconds: float) -> None:
 def transcode(src: Path, dest: Path, fmt: str) -> None:
     """Encode a file into a delivery format (mp3, wav, flac), atomically."""
     _engine_media.transcode(src, dest, fmt)
+
+
+def transpose(
+    src: Path, dest: Path, fmt: str, *, semitones: int, tempo: float, seconds: float | None = None
+) -> None:
+    """Encode a file shifted by `semitones` at `tempo` times the speed (its first `seconds`)."""
+    _engine_media.transpose(src, dest, fmt, semitones=semitones, tempo=tempo, seconds=seconds)
 
 
 def peak_levels(path: Path, hop: int) -> np.ndarray:

@@ -455,6 +455,58 @@ def excerpt(
     )
 
 
+# A transposed stem peaks at most here (-1 dBFS): a new pitch can add peaks over the original's,
+# and the headroom keeps an MP3's decoded overshoot under full scale.
+TRANSPOSE_CEILING = 0.891
+# Rubberband drops the last ~50 ms at the end of its input: silence after the stem feeds it
+# through, and the output is then cut to exactly the stem's length divided by the tempo.
+_TRANSPOSE_PAD_S = 1.0
+
+
+def transpose_filter(semitones: int, tempo: float, out_samples: int) -> str:
+    """Return the filter graph that shifts by `semitones` and stretches by `tempo`, limited."""
+    pitch = 2 ** (semitones / 12)
+    return ",".join(
+        [
+            f"apad=pad_dur={_TRANSPOSE_PAD_S}",
+            # pitchq=quality: a pitch shift as clean as rubberband makes it, not its fastest.
+            # transients=mixed: phases reset on drum hits only above the notes' range; the
+            # default (crisp) resets them under held notes too, which warbles them (a 440 Hz
+            # tone came out as 436 and 444 Hz).
+            f"rubberband=pitch={pitch:.10f}:tempo={tempo:.6f}:pitchq=quality:transients=mixed",
+            # level=false: limit the peaks only, never raise the whole song towards the ceiling;
+            # latency=true: the limiter's lookahead would shift the song later by its attack.
+            f"alimiter=limit={TRANSPOSE_CEILING}:level=false:latency=true",
+            f"atrim=end_sample={out_samples}",
+        ]
+    )
+
+
+def transpose(
+    src: Path,
+    dest: Path,
+    fmt: AudioFormat | str,
+    *,
+    semitones: int,
+    tempo: float,
+    seconds: float | None = None,
+    ffmpeg: str = "ffmpeg",
+    ffprobe: str = "ffprobe",
+    timeout: float = 900,
+) -> None:
+    """Encode a stem shifted by `semitones` and played `tempo` times as fast (pitch kept).
+
+    The result lasts the stem's length divided by `tempo` (or its first `seconds`, a preview),
+    and never peaks over TRANSPOSE_CEILING.
+    """
+    info = probe(src, ffprobe=ffprobe)
+    out_samples = round(info.duration * info.sample_rate / tempo)
+    if seconds is not None:
+        out_samples = min(out_samples, round(seconds * info.sample_rate))
+    graph = transpose_filter(semitones, tempo, max(1, out_samples))
+    _write(src, dest, ["-af", graph, *codec_args(fmt)], ffmpeg=ffmpeg, timeout=timeout)
+
+
 def _write(src: Path, dest: Path, args: list[str], *, ffmpeg: str, timeout: float) -> None:
     """Run ffmpeg on `src`'s first audio stream with `args` into `dest`, atomically."""
     part = dest.with_name(dest.name + ".part")
