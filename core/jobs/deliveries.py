@@ -28,6 +28,7 @@ from django.db.models.fields.files import FieldFile
 
 from core.jobs import media
 from core.jobs.models import Job, Separation
+from core.jobs.transposition import PREVIEW_SECONDS, Shift
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,43 @@ def _encode(separation: Separation, which: str, fmt: str, name: str) -> str:
         media.transcode(src, dest, fmt)
         _save_once(name, dest)
     logger.info("encoded %s", name)
+    return name
+
+
+def transposed(
+    separation: Separation, which: str, fmt: str, shift: Shift, *, preview: bool = False
+) -> str:
+    """Return the storage name of a stem in a new key and tempo (or its first 30 s), once.
+
+    Kept beside the other deliveries, so it expires with the separation; no shift at all is the
+    plain delivery itself.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    if shift.identity and not preview:
+        return encoded(separation, which, fmt)
+    cut = ".preview" if preview else ""
+    name = f"{folder(separation)}/{which}.{shift.suffix()}{cut}.{fmt}"
+    if default_storage.exists(name):
+        return name
+    with _single_flight(name):
+        if default_storage.exists(name):  # rendered by the request we waited for
+            return name
+        with (
+            media.local_copy(_stored(separation, which)) as src,
+            tempfile.TemporaryDirectory(prefix="delivery-") as tmp,
+        ):
+            dest = Path(tmp) / f"out.{fmt}"
+            media.transpose(
+                src,
+                dest,
+                fmt,
+                semitones=shift.semitones,
+                tempo=shift.tempo,
+                seconds=PREVIEW_SECONDS if preview else None,
+            )
+            _save_once(name, dest)
+    logger.info("rendered %s", name)
     return name
 
 
