@@ -30,6 +30,7 @@ from core.jobs import deliveries, live_streams
 from core.jobs import services as jobs
 from core.jobs.media import SeparationError
 from core.jobs.models import Job
+from core.jobs.transposition import InvalidShift, parse
 from shared_separation.errors import status_of
 from shared_separation.links import LinkError
 
@@ -277,14 +278,35 @@ class SeparationDownload(APIView):
             OpenApiParameter(
                 "fmt", OpenApiTypes.STR, OpenApiParameter.PATH, enum=serializers.FORMATS
             ),
+            OpenApiParameter(
+                "pitch",
+                OpenApiTypes.INT,
+                OpenApiParameter.QUERY,
+                description="Semitones up or down, -6 to 6 (default 0).",
+            ),
+            OpenApiParameter(
+                "tempo",
+                OpenApiTypes.DOUBLE,
+                OpenApiParameter.QUERY,
+                description="Tempo factor, pitch kept: 0.7 to 1.3, in whole percents (default 1).",
+            ),
         ],
-        responses={**AUDIO, **_errors(404, 409, 410)},
+        responses={**AUDIO, **_errors(400, 404, 409, 410)},
     )
     def get(self, request: Request, pk: uuid.UUID, stem: str, fmt: str) -> HttpResponseBase:
-        """Download a stem as MP3 (320 kbps), WAV or FLAC; HTTP ranges are supported."""
+        """Download a stem as MP3 (320 kbps), WAV or FLAC; HTTP ranges are supported.
+
+        With `pitch` and `tempo`, the stem in a new key and at a new tempo (rubberband).
+        """
         api_job = _api_job(request, pk)
         if stem not in selectors.delivered_stems(api_job.stem) or fmt not in deliveries.FORMATS:
             raise ApiError(404, "not_found", "This separation has no such file.")
+        try:
+            shift = parse(request.query_params.get("pitch"), request.query_params.get("tempo"))
+        except InvalidShift as exc:
+            raise ApiError(
+                400, "invalid_request", exc.message, fields={exc.field: [exc.message]}
+            ) from exc
         jobs.check_format(_plan(request), fmt)
         current = selectors.state(api_job)
         if current.status == Job.Status.EXPIRED:
@@ -294,13 +316,14 @@ class SeparationDownload(APIView):
                 409, "not_ready", f"The separation is {current.status}; nothing to download yet."
             )
         try:
-            name = deliveries.encoded(current.job.separation, stem, fmt)
+            name = deliveries.transposed(current.job.separation, stem, fmt, shift)
         except FileNotFoundError as exc:
             raise ApiError(410, "gone", "The files of this separation have been deleted.") from exc
         except SeparationError as exc:
             logger.error("API delivery failed: %s (%s)", exc.message, exc.code)
             raise ApiError(503, "unavailable", "The file could not be prepared; retry.") from exc
-        filename = deliveries.download_name(current.job.original_name, STEM_LABELS[stem], fmt)
+        label = STEM_LABELS[stem] + (f", {shift.label()}" if not shift.identity else "")
+        filename = deliveries.download_name(current.job.original_name, label, fmt)
         return files.serve(
             request,
             name,
