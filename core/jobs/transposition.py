@@ -124,3 +124,21 @@ def bpm_after(analysis: dict[str, Any] | None, shift: Shift) -> int | None:
     """Return the song's tempo in BPM once played at the shift's tempo, or None if unknown."""
     bpm = (analysis or {}).get("bpm")
     return round(float(bpm) * shift.tempo) if bpm else None
+
+
+def form(analysis: dict[str, Any] | None, shift: Shift | None = None) -> dict[str, Any]:
+    """Return what the key and tempo form shows: each key choice with its key, the tempo range."""
+    shift = shift or Shift()
+    keys = []
+    for n in range(MIN_SEMITONES, MAX_SEMITONES + 1):
+        key = key_after(analysis, n)
+        steps = "original key" if n == 0 else f"{n:+d} semitone{'s' if abs(n) != 1 else ''}"
+        keys.append({"value": n, "label": f"{steps} ({key})" if key else steps, "key": key or ""})
+    return {
+        "keys": keys,
+        "semitones": shift.semitones,
+        "percent": shift.percent,
+        "tempo_min": round(MIN_TEMPO * 100),
+        "tempo_max": round(MAX_TEMPO * 100),
+        "bpm": bpm_after(analysis, Shift()),
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from core.web import previews, seo, views
+from core.web import previews, seo, transpose, views
 
 app_name = "web"
 
@@ -24,6 +24,17 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/stream", views.job_stream, name="job_stream"),
     path("jobs/<uuid:job_id>/other-stem/", views.other_stem, name="other_stem"),
     path("jobs/<uuid:job_id>/whole/", previews.separate_whole, name="job_whole"),
+    path("jobs/<uuid:job_id>/key-and-tempo/", transpose.transpose_page, name="job_transpose"),
+    path(
+        "jobs/<uuid:job_id>/key-and-tempo/preview.mp3",
+        transpose.transpose_preview,
+        name="job_transpose_preview",
+    ),
+    path(
+        "jobs/<uuid:job_id>/key-and-tempo/download/",
+        transpose.transpose_download,
+        name="job_transpose_download",
+    ),
     path("links/", views.link_submit, name="link_submit"),
     path("links/<uuid:link_id>/", views.link_page, name="link"),
     path("links/<uuid:link_id>/status.json", views.link_status, name="link_status"),

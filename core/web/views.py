@@ -29,7 +29,7 @@ from core.brands.links import brand_url
 from core.brands.registry import Brand, other_brand
 from core.http import files, ratelimit
 from core.humanize import human_duration, human_size
-from core.jobs import deliveries, live_streams, progress, selectors, services
+from core.jobs import deliveries, live_streams, progress, selectors, services, transposition
 from core.jobs.media import SeparationError
 from core.jobs.models import Job, LinkImport, Separation
 from core.web import advice, previews
@@ -348,6 +348,10 @@ def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
             job.original_name, previews.file_label(job, _brand(request).stem_label), "mp3"
         ),
         "preview": previews.describe(request, job),
+        # The instrumental's page offers it in another key and tempo (core/web/transpose.py).
+        "transpose_form": transposition.form(job.separation.analysis)
+        if status["state"] == "done" and job.stem == Job.Stem.ACCOMPANIMENT
+        else None,
     }
     return render(request, _brand(request).template_names("web/job.html"), context)
 
