@@ -212,3 +212,21 @@ def test_preparing_deliveries_encodes_the_asked_stems_and_their_waveforms(
     assert {f"{folder}/vocals.mp3", f"{folder}/vocals.peaks.json"} <= stored_files()
     assert f"{folder}/accompaniment.mp3" not in stored_files()
     assert tasks.prepare_deliveries("00000000-0000-0000-0000-000000000000") == []
+
+
+def test_a_render_in_a_new_key_expires_with_its_separation(
+    tmp_path: Path, committed: Committed
+) -> None:
+    job = finished_job(tmp_path)
+    client = Client(HTTP_HOST=VR)
+    query = "?pitch=2&tempo=90"
+    assert client.get(f"/jobs/{job.pk}/key-and-tempo/download/{query}").status_code == 200
+    assert client.get(f"/jobs/{job.pk}/key-and-tempo/preview.mp3{query}").status_code == 200
+    renders = {n for n in _files_of(job) if ".p+2.t90." in n}
+    assert len(renders) == 2 and renders <= stored_files()
+
+    _age(settings.RETENTION_HOURS + 1)
+    with committed():
+        assert tasks.expire_due() == 1
+    assert not renders & stored_files()
+    assert client.get(f"/jobs/{job.pk}/key-and-tempo/download/{query}").status_code == 404

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
 
 from core.jobs import deliveries, media
+from core.jobs.models import Separation
 from core.jobs.transposition import InvalidShift, Shift, bpm_after, key_after, parse
 from tests.factories import finished_job
 
@@ -97,3 +101,35 @@ def test_a_render_is_stored_once_in_the_deliveries_folder_and_goes_with_it(
     )
     assert deliveries.delete_folder(separation.pk) >= 3
     assert not default_storage.exists(name) and not default_storage.exists(preview)
+
+
+@pytest.mark.django_db
+def test_many_asking_at_once_render_it_once(
+    tmp_path: Path, redis_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[int, float]] = []
+    real = media.transpose
+
+    def counting(src: Path, dest: Path, fmt: str, **kwargs: Any) -> None:
+        calls.append((kwargs["semitones"], kwargs["tempo"]))
+        real(src, dest, fmt, **kwargs)
+        time.sleep(0.5)  # the others arrive while it renders
+
+    monkeypatch.setattr(media, "transpose", counting)
+    deliveries._redis.cache_clear()
+    job = finished_job(tmp_path)
+    separations = [Separation.objects.get(pk=job.separation_id) for _ in range(5)]
+    barrier = threading.Barrier(len(separations))
+    names: list[str] = []
+
+    def ask(separation: Separation) -> None:
+        barrier.wait()
+        names.append(deliveries.transposed(separation, job.stem, "mp3", Shift(-4, 0.85)))
+
+    threads = [threading.Thread(target=ask, args=(s,)) for s in separations]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(names) == 5 and len(set(names)) == 1
+    assert calls == [(-4, 0.85)]
