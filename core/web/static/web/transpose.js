@@ -26,9 +26,18 @@
   pitch.addEventListener("change", describe);
   tempo.addEventListener("input", describe);
 
-  // Arriving from the form, start the preview the visitor asked to hear.
+  // The button says "Hear the first 30 seconds": once the form is sent, start the preview.
+  var PLAY = "stemsplit-transpose-play";
+  form.addEventListener("submit", function () {
+    try { window.sessionStorage.setItem(PLAY, "1"); } catch (e) { /* storage off: no autoplay */ }
+  });
   var audio = document.getElementById("transpose-audio");
-  if (audio && document.referrer.indexOf(form.action) !== -1) {
+  var asked = false;
+  try {
+    asked = window.sessionStorage.getItem(PLAY) === "1";
+    window.sessionStorage.removeItem(PLAY);
+  } catch (e) { /* storage off */ }
+  if (audio && asked) {
     var playing = audio.play();
     if (playing && playing.catch) playing.catch(function () { /* autoplay refused: the controls remain */ });
   }
