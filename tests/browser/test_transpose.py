@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from core.jobs.models import Job, Separation
-from core.jobs.services import submission
+from core.jobs.services import analysis, submission
 from tests.audio import make_song
 from tests.browser.test_sites import (
     UNLABELLED,
@@ -35,6 +35,9 @@ def test_a_singer_moves_the_key_by_keyboard_and_hears_the_preview(
 ) -> None:
     # To a queue no worker consumes: `finish` stands in for the worker (as in test_preview).
     monkeypatch.setattr(submission, "QUEUE", "tests-nobody-consumes")
+    # And the analysis too: a light worker left running by an earlier test would otherwise
+    # store the tones' real tempo and key over the ones this test sets.
+    monkeypatch.setattr(analysis, "LIGHT_QUEUE", "tests-nobody-consumes")
     song = make_song(tmp_path / "Blue Hour.mp3", 3, seed=5)
     host = f"vocals-remover.localhost:{site}"
     response = Client(HTTP_HOST=host).post(
