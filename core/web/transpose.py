@@ -14,14 +14,13 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from core.billing import plans
 from core.http import files
 from core.jobs import deliveries
 from core.jobs import transposition as tr
 from core.jobs.media import SeparationError
 from core.jobs.models import Job
 from core.web import previews
-from core.web.views import _brand, _download_formats, _finished_job, _unavailable
+from core.web.views import _brand, _download_formats, _finished_job, _format_refused, _unavailable
 
 
 def _instrumental_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
@@ -124,23 +123,9 @@ def transpose_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseB
     except tr.InvalidShift as exc:
         return _refused(request, exc)
     fmt = request.GET.get("format", "mp3")
-    if fmt not in deliveries.FORMATS:
-        return render(
-            request,
-            "web/message.html",
-            {"title": "Unknown format", "message": "Choose MP3, WAV or FLAC."},
-            status=400,
-        )
-    if fmt not in _download_formats(job):
-        plan = plans.plan_for(job.owner)
-        needed = plans.cheapest_plan_allowing(fmt=fmt)
-        message = plans.plan_refusal(plan, needed, f"Downloading {fmt.upper()}")
-        return render(
-            request,
-            "web/message.html",
-            {"title": "Lossless files come with Pro", "message": message, "pricing_link": True},
-            status=403,
-        )
+    refused = _format_refused(request, job, fmt)
+    if refused is not None:
+        return refused
     try:
         name = deliveries.transposed(job.separation, job.stem, fmt, shift)
     except SeparationError as exc:

@@ -428,11 +428,8 @@ def job_peaks(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     return response
 
 
-@require_safe
-def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
-    """Download the delivered stem as `<song> (<Stem label>).<format>` (MP3 320 kbps default)."""
-    job = _finished_job(request, job_id)
-    fmt = request.GET.get("format", job.format)
+def _format_refused(request: HttpRequest, job: Job, fmt: str) -> HttpResponse | None:
+    """Answer a download in a format that does not exist or that the job's plan lacks."""
     if fmt not in deliveries.FORMATS:
         return render(
             request,
@@ -450,6 +447,17 @@ def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
             {"title": "Lossless files come with Pro", "message": message, "pricing_link": True},
             status=403,
         )
+    return None
+
+
+@require_safe
+def job_download(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
+    """Download the delivered stem as `<song> (<Stem label>).<format>` (MP3 320 kbps default)."""
+    job = _finished_job(request, job_id)
+    fmt = request.GET.get("format", job.format)
+    refused = _format_refused(request, job, fmt)
+    if refused is not None:
+        return refused
     try:
         name = deliveries.encoded(job.separation, job.stem, fmt)
     except SeparationError as exc:
