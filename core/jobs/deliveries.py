@@ -15,7 +15,7 @@ import re
 import tempfile
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -97,24 +97,7 @@ def encoded(separation: Separation, which: str, fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     name = f"{folder(separation)}/{which}.{fmt}"
-    if default_storage.exists(name):
-        return name
-    with _single_flight(name):
-        if default_storage.exists(name):  # encoded by the request we waited for
-            return name
-        return _encode(separation, which, fmt, name)
-
-
-def _encode(separation: Separation, which: str, fmt: str, name: str) -> str:
-    with (
-        media.local_copy(_stored(separation, which)) as src,
-        tempfile.TemporaryDirectory(prefix="delivery-") as tmp,
-    ):
-        dest = Path(tmp) / f"out.{fmt}"
-        media.transcode(src, dest, fmt)
-        _save_once(name, dest)
-    logger.info("encoded %s", name)
-    return name
+    return _made_once(separation, which, name, lambda src, dest: media.transcode(src, dest, fmt))
 
 
 def transposed(
@@ -131,26 +114,38 @@ def transposed(
         return encoded(separation, which, fmt)
     cut = ".preview" if preview else ""
     name = f"{folder(separation)}/{which}.{shift.suffix()}{cut}.{fmt}"
+    return _made_once(
+        separation,
+        which,
+        name,
+        lambda src, dest: media.transpose(
+            src,
+            dest,
+            fmt,
+            semitones=shift.semitones,
+            tempo=shift.tempo,
+            seconds=PREVIEW_SECONDS if preview else None,
+        ),
+    )
+
+
+def _made_once(
+    separation: Separation, which: str, name: str, make: Callable[[Path, Path], object]
+) -> str:
+    """Return `name`, made from the stored stem by `make(src, dest)` by one request only."""
     if default_storage.exists(name):
         return name
     with _single_flight(name):
-        if default_storage.exists(name):  # rendered by the request we waited for
+        if default_storage.exists(name):  # made by the request we waited for
             return name
         with (
             media.local_copy(_stored(separation, which)) as src,
             tempfile.TemporaryDirectory(prefix="delivery-") as tmp,
         ):
-            dest = Path(tmp) / f"out.{fmt}"
-            media.transpose(
-                src,
-                dest,
-                fmt,
-                semitones=shift.semitones,
-                tempo=shift.tempo,
-                seconds=PREVIEW_SECONDS if preview else None,
-            )
+            dest = Path(tmp) / f"out{Path(name).suffix}"
+            make(src, dest)
             _save_once(name, dest)
-    logger.info("rendered %s", name)
+    logger.info("made %s", name)
     return name
 
 
