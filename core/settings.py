@@ -361,6 +361,10 @@ SEPARATION_REQUEUE_AFTER = env_float("SEPARATION_REQUEUE_AFTER", 30 * 60.0, mini
 SEPARATION_LOST_AFTER = env_float("SEPARATION_LOST_AFTER", 30.0, minimum=5.0)
 # How long the sweep waits for workers to say what they run.
 SEPARATION_INSPECT_TIMEOUT = env_float("SEPARATION_INSPECT_TIMEOUT", 2.0, minimum=0.1)
+# A succeeded separation still without its tempo and key this long after the analysis was asked
+# is asked again (the message may be lost), for as long as it is younger than the window.
+ANALYSIS_RESEND_AFTER = env_float("ANALYSIS_RESEND_AFTER", 10 * 60.0, minimum=60.0)
+ANALYSIS_RESEND_WITHIN = env_float("ANALYSIS_RESEND_WITHIN", 2 * 3600.0, minimum=60.0)
 # How often beat sweeps for separations whose worker or message was lost (cheap: one indexed
 # query, and a question to the workers only when a running separation is silent).
 SEPARATION_SWEEP_SECONDS = env_int("SEPARATION_SWEEP_SECONDS", 15, minimum=5)

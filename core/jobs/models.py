@@ -76,6 +76,9 @@ class Separation(models.Model):
     # are in (shared_separation.engine.analysis: bpm, key, camelot and their confidences);
     # empty until then, or when the analysis could not be made.
     analysis = models.JSONField(default=dict, blank=True)
+    # When the analysis was last asked of a light worker: the sweep asks again, a few times,
+    # when its message was lost (services.analysis.resend_lost_analyses).
+    analysis_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -25,6 +25,7 @@ def sweep_stuck() -> dict[str, int]:
         "resent_queued": report.resent_queued,
         "failed": report.failed,
         "released": report.released,
+        "resent_analyses": report.resent_analyses,
     }
 
 

@@ -16,6 +16,7 @@ from kombu.exceptions import OperationalError
 from core.celery import celery_app
 from core.health import heartbeat
 from core.jobs.models import Separation
+from core.jobs.services.analysis import resend_lost_analyses
 from core.jobs.services.lifecycle import fail_separation, release_separation
 from core.jobs.services.submission import enqueue
 
@@ -37,6 +38,8 @@ class SweepReport:
     # Running separations given back to the queue at once: their worker is gone or runs
     # something else (a pool process killed under it).
     released: int = 0
+    # Succeeded separations whose tempo-and-key analysis was asked for again.
+    resent_analyses: int = 0
 
 
 # Asked only about workers that still beat: what each is running now ({hostname: [task info]}),
@@ -175,4 +178,6 @@ def sweep_stuck(*, now: datetime | None = None, ask: ActiveTasks = active_tasks)
             resent_queued += 1
     if resent_queued:
         logger.warning("%d queued separations sent again", resent_queued)
-    return SweepReport(resent_running, resent_queued, failed, released)
+    return SweepReport(
+        resent_running, resent_queued, failed, released, resend_lost_analyses(now=now)
+    )

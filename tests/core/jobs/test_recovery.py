@@ -121,6 +121,7 @@ def test_beat_runs_the_sweep_on_the_light_queue(settings: Any) -> None:
         "resent_queued": 0,
         "failed": 0,
         "released": 0,
+        "resent_analyses": 0,
     }
 
 
@@ -233,3 +234,57 @@ def test_a_lost_separation_on_its_last_attempt_fails_with_a_clear_reason(
     assert sent == []
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error_code == "worker_lost"
+
+
+def _succeeded(data: bytes, *, finished_ago: float, asked_ago: float | None) -> Separation:
+    job = _job(data)
+    services.claim_separation(job.separation_id, "w")
+    assert services.complete_separation(job.separation_id, vocals="v.flac", accompaniment="a.flac")
+    now = timezone.now()
+    _age(
+        job.separation_id,
+        finished_at=now - timedelta(seconds=finished_ago),
+        analysis_requested_at=None if asked_ago is None else now - timedelta(seconds=asked_ago),
+    )
+    return Separation.objects.get(pk=job.separation_id)
+
+
+def test_an_analysis_whose_message_was_lost_is_asked_again_a_bounded_number_of_times(
+    sent: Sent, settings: Any
+) -> None:
+    settings.ANALYSIS_RESEND_AFTER = 600
+    settings.ANALYSIS_RESEND_WITHIN = 7200
+    lost = _succeeded(b"lost analysis", finished_ago=900, asked_ago=700)
+    never_asked = _succeeded(b"never asked", finished_ago=700, asked_ago=None)
+    recent = _succeeded(b"asked a minute ago", finished_ago=900, asked_ago=60)
+    done = _succeeded(b"analysed", finished_ago=900, asked_ago=700)
+    _age(done.pk, analysis={"bpm": 120.0})
+    too_old = _succeeded(b"hopeless", finished_ago=7300, asked_ago=700)
+    sent.clear()
+
+    report = services.sweep_stuck()
+
+    assert report.resent_analyses == 2
+    assert sorted(sent) == sorted(
+        [(services.ANALYZE_TASK, [str(pk)], "default") for pk in (lost.pk, never_asked.pk)]
+    )
+    # Marked when sent: the next sweep, minutes later, does not send them again.
+    for separation in (lost, never_asked):
+        separation.refresh_from_db()
+        assert separation.analysis_requested_at is not None
+        assert timezone.now() - separation.analysis_requested_at < timedelta(seconds=60)
+    for separation in (recent, done, too_old):
+        untouched = separation.analysis_requested_at
+        separation.refresh_from_db()
+        assert separation.analysis_requested_at == untouched
+    sent.clear()
+    assert services.sweep_stuck().resent_analyses == 0
+    assert sent == []
+
+
+def test_asking_for_an_analysis_records_when(sent: Sent) -> None:
+    separation = _succeeded(b"asked", finished_ago=0, asked_ago=None)
+    services.request_analysis(separation.pk)
+    separation.refresh_from_db()
+    assert separation.analysis_requested_at is not None
+    assert sent == [(services.ANALYZE_TASK, [str(separation.pk)], "default")]
