@@ -183,7 +183,7 @@ class PublicationAdmin(ServiceStateAdmin):
         "alert",
         "parked_until",
         "watch",
-        "takedown_at",
+        "takedown",
         "visits",
         "updated_at",
     )
@@ -198,6 +198,23 @@ class PublicationAdmin(ServiceStateAdmin):
             return ""
         colour = "#b91c1c" if publication.status == Publication.Status.FAILED else "#b45309"
         return format_html('<span style="color:{}">{}</span>', colour, publication.error_message)
+
+    @admin.display(description="Takedown", ordering="takedown_at")
+    def takedown(self, publication: Publication) -> str:
+        """Say where the removal of a taken-down video from YouTube stands."""
+        if publication.takedown_at is None:
+            return ""
+        if publication.takedown_done_at is not None:
+            return f"removed from YouTube {publication.takedown_done_at:%Y-%m-%d %H:%M}"
+        if not publication.video_id:
+            return "marked (never on YouTube)"
+        if publication.takedown_error:
+            return format_html(
+                '<span style="color:#b91c1c">removal failed {} time(s), tried again: {}</span>',
+                publication.takedown_attempts,
+                publication.takedown_error,
+            )
+        return "to be removed from YouTube"
 
     @admin.display(description="Video")
     def watch(self, publication: Publication) -> str:

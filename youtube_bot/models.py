@@ -184,6 +184,11 @@ class Publication(models.Model):
     takedown_done_at = models.DateTimeField(
         null=True, blank=True, help_text="When the video was taken down on YouTube."
     )
+    # videos.delete failures (youtube_bot.services.takedown): retried by the task and each run.
+    takedown_attempts = models.PositiveIntegerField(default=0)
+    takedown_error = models.TextField(
+        blank=True, help_text="Why the last removal from YouTube failed (it is tried again)."
+    )
     visits = models.PositiveIntegerField(default=0, help_text="Click-throughs from the video.")
     last_visit_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from core.brands.registry import Brand
 from core.jobs import signals
 from core.legal import services as legal
 from core.web import seo
+from youtube_bot import tasks
 from youtube_bot.models import Publication
 from youtube_bot.services import publications
+
+logger = logging.getLogger(__name__)
 
 _SONG_PATH = re.compile(r"^/t/([-\w]+)/")
 _VIDEO_PATH = re.compile(r"^/(?:shorts/|embed/|live/|v/)?([\w-]{11})/?$")
@@ -23,7 +30,17 @@ _VIDEO_PATH = re.compile(r"^/(?:shorts/|embed/|live/|v/)?([\w-]{11})/?$")
 
 def _source_blocked(sender: object, source_ids: list[uuid.UUID], **kwargs: Any) -> None:
     """Take the videos of audio removed after a copyright notice off the bot's way."""
-    publications.mark_for_takedown(source_ids)
+    if publications.mark_for_takedown(source_ids):
+        # Deleted on YouTube once the marks are stored; each bot run sweeps what this missed.
+        transaction.on_commit(_queue_removals)
+
+
+def _queue_removals() -> None:
+    """Queue the deletions on YouTube; with the broker down, the bot's next run sends them."""
+    try:
+        tasks.queue_removals()
+    except (KombuOperationalError, RedisError, OSError) as exc:
+        logger.warning("video removals not queued (%s); the next bot run sends them", exc)
 
 
 def _video_id(location: str) -> str:

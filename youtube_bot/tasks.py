@@ -31,12 +31,32 @@ def advance(self: Task, publication_id: str) -> str:
     return str(outcome.step)
 
 
+@shared_task(name="youtube_bot.remove_video", bind=True, max_retries=MAX_TASK_RETRIES)
+def remove_video(self: Task, publication_id: str) -> bool:
+    """Delete a taken-down publication's video on YouTube; retry a failure later."""
+    if services.remove_from_youtube(publication_id):
+        return True
+    if self.request.retries >= MAX_TASK_RETRIES:
+        return False  # still pending: every bot run tries again
+    raise self.retry(countdown=60 * 2**self.request.retries)
+
+
+def queue_removals() -> int:
+    """Send every video still to come down from YouTube to the bot queue; return how many."""
+    ids = [str(pk) for pk in services.pending_removals().values_list("pk", flat=True)]
+    for publication_id in ids:
+        remove_video.delay(publication_id)
+    return len(ids)
+
+
 @shared_task(name="youtube_bot.run")
 def run() -> int:
-    """Send the publications that are due to the bot queue; return how many."""
+    """Send the publications that are due, and the videos to remove, to the bot queue."""
     due = services.due_publications()
     for publication in due:
         advance.delay(str(publication.pk))
+    if removals := queue_removals():
+        logger.info("youtube bot run: %d video(s) to remove from YouTube", removals)
     logger.info("youtube bot run: %d publications due", len(due))
     return len(due)
 

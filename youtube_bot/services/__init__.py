@@ -42,6 +42,8 @@ from youtube_bot.services.steps import (
     render_options,
     run_publication,
 )
+from youtube_bot.services.takedown import pending_removals
+from youtube_bot.services.takedown import remove as remove_from_youtube
 from youtube_bot.services.upload import needs_finishing
 
 __all__ = [
@@ -62,10 +64,12 @@ __all__ = [
     "import_playlist",
     "mark_for_takedown",
     "needs_finishing",
+    "pending_removals",
     "playlist_id_from",
     "preview_name",
     "queue_song",
     "record_visit",
+    "remove_from_youtube",
     "render_options",
     "requeue",
     "run_publication",
