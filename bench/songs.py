@@ -6,6 +6,12 @@ FluidR3 General MIDI soundfont (Debian's `fluidsynth` and `fluid-soundfont-gm`).
 either speech-like lyrics from espeak-ng (even seeds) or a sung melody from a glottal-pulse and
 formant synthesizer with vibrato and changing vowels (odd seeds), with a little reverb. Both
 stems are returned with the mixture, so any separation can be scored against the truth.
+
+Two named sets, `tuning` and `validation` (`SETS`, `song_set`), come from disjoint generators:
+other seeds, espeak-ng voices and variants, speaking rates and pitches, the formant singer's
+register and formants, General MIDI programs, tempos and keys. Settings are tuned on `tuning`
+only; `validation` reports how they generalise. `make_song` keeps the generators of its earlier
+songs (the ranges of both sets together) for the tests and other benchmarks.
 """
 
 from __future__ import annotations
@@ -37,6 +43,102 @@ WORDS = (
     *("stay", "hold", "me", "baby", "sky", "falling", "under", "stars", "tell", "hello"),
     *("dancing", "alone", "remember", "summer", "window", "burning"),
 )
+
+
+@dataclass(frozen=True)
+class Generators:
+    """The ranges a song's voice and accompaniment are drawn from."""
+
+    name: str
+    seeds: range
+    voices: tuple[str, ...]  # espeak-ng voice+variant
+    pitch: tuple[int, int]  # espeak-ng -p, low inclusive, high exclusive
+    rate: tuple[int, int]  # espeak-ng -s (words a minute)
+    singer_octave: int  # the sung melody's register, in octaves above the key's tonic at C3
+    formants: float  # the singer's formant frequencies, relative to an adult male's
+    bass: tuple[int, ...]  # General MIDI programs
+    chords: tuple[int, ...]
+    pads: tuple[int, ...]
+    leads: tuple[int, ...]
+    tempo: tuple[float, float]  # BPM
+    tonics: tuple[int, ...]  # pitch classes, 0 = C
+
+    def values(self) -> dict[str, set[object]]:
+        """Return each generator's drawn values, to check that two sets share none."""
+        return {
+            "seeds": set(self.seeds),
+            "voices": set(self.voices),
+            "variants": {v.split("+")[1] for v in self.voices},
+            "pitch": set(range(*self.pitch)),
+            "rate": set(range(*self.rate)),
+            "singer": {self.singer_octave},
+            "formants": {self.formants},
+            "programs": {*self.bass, *self.chords, *self.pads, *self.leads},
+            "tempo": set(range(int(self.tempo[0]), int(np.ceil(self.tempo[1])))),
+            "tonics": set(self.tonics),
+        }
+
+
+# The earlier songs' generators (make_song): both sets' ranges together.
+DEFAULT = Generators(
+    name="default",
+    seeds=range(0, 10**6),
+    voices=("en+f3", "en+m3", "en+f4", "en-us+m1", "en+f2", "en-us+f5"),
+    pitch=(30, 80),
+    rate=(110, 160),
+    singer_octave=1,
+    formants=1.0,
+    bass=(32, 33, 34, 38),
+    chords=(0, 4, 24, 25, 16, 5),
+    pads=(48, 49, 89, 90, 52),
+    leads=(56, 65, 73, 81, 11),
+    tempo=(84, 128),
+    tonics=tuple(range(12)),
+)
+TUNING = Generators(
+    name="tuning",
+    seeds=range(0, 100),
+    voices=("en+f3", "en+m3", "en+f4", "en-us+m1", "en+f2", "en-us+f5"),
+    pitch=(30, 60),
+    rate=(110, 140),
+    singer_octave=1,
+    formants=1.0,
+    bass=(32, 33, 34, 38),
+    chords=(0, 4, 24, 25, 16, 5),
+    pads=(48, 49, 89, 90, 52),
+    leads=(56, 65, 73, 81, 11),
+    tempo=(84, 105),
+    tonics=(0, 1, 2, 3, 4, 5),
+)
+VALIDATION = Generators(
+    name="validation",
+    seeds=range(1000, 1100),
+    voices=(
+        *("en-gb-scotland+m2", "en-029+f1", "en-gb-x-rp+m4"),
+        *("en-us+m6", "en-gb+klatt", "en-us+Annie"),
+    ),
+    pitch=(60, 90),
+    rate=(140, 175),
+    singer_octave=0,  # a baritone instead of a tenor or alto
+    formants=0.88,  # a longer vocal tract
+    bass=(35, 36, 37, 39),
+    chords=(1, 2, 26, 27, 17, 6),
+    pads=(50, 51, 88, 91, 53),
+    leads=(57, 66, 71, 80, 12),
+    tempo=(106, 132),
+    tonics=(6, 7, 8, 9, 10, 11),
+)
+SETS = {g.name: g for g in (TUNING, VALIDATION)}
+
+
+def check_disjoint(a: Generators, b: Generators) -> None:
+    """Raise AssertionError when two sets share a seed or any generator's value."""
+    for key, values in a.values().items():
+        shared = values & b.values()[key]
+        assert not shared, f"{a.name} and {b.name} share {key}: {sorted(map(str, shared))}"
+
+
+check_disjoint(TUNING, VALIDATION)
 
 
 @dataclass(frozen=True)
@@ -106,14 +208,15 @@ def _accompaniment_midi(
     tempo: float,
     root: int,
     scale: tuple[int, ...] = MAJOR,
+    gen: Generators = DEFAULT,
 ) -> bytes:
     events: list[tuple[int, bytes]] = []
     bar = 4 * TICKS
     programs = {
-        0: int(rng.choice([32, 33, 34, 38])),  # bass
-        1: int(rng.choice([0, 4, 24, 25, 16, 5])),  # chords
-        2: int(rng.choice([48, 49, 89, 90, 52])),  # pad / strings / choir
-        3: int(rng.choice([56, 65, 73, 81, 11])),  # lead
+        0: int(rng.choice(gen.bass)),
+        1: int(rng.choice(gen.chords)),
+        2: int(rng.choice(gen.pads)),  # pad / strings / choir
+        3: int(rng.choice(gen.leads)),
     }
     pans = {0: 64, 1: int(rng.integers(30, 50)), 2: int(rng.integers(78, 100)), 3: 70, DRUMS: 64}
     for ch, prog in programs.items():
@@ -192,14 +295,16 @@ def _render_midi(midi: bytes, folder: Path) -> np.ndarray:
 # -- voices ----------------------------------------------------------------------------------
 
 
-def _spoken_phrase(rng: np.random.Generator, folder: Path, k: int) -> np.ndarray:
-    voice = str(rng.choice(["en+f3", "en+m3", "en+f4", "en-us+m1", "en+f2", "en-us+f5"]))
+def _spoken_phrase(
+    rng: np.random.Generator, folder: Path, k: int, gen: Generators = DEFAULT
+) -> np.ndarray:
+    voice = str(rng.choice(list(gen.voices)))
     words = " ".join(str(w) for w in rng.choice(WORDS, size=int(rng.integers(4, 8))))
     out = folder / f"phrase{k}.wav"
     subprocess.run(
         [
-            *("espeak-ng", "-w", str(out), "-v", voice, "-p", str(int(rng.integers(30, 80)))),
-            *("-s", str(int(rng.integers(110, 160))), words),
+            *("espeak-ng", "-w", str(out), "-v", voice, "-p", str(int(rng.integers(*gen.pitch)))),
+            *("-s", str(int(rng.integers(*gen.rate))), words),
         ],
         check=True,
         capture_output=True,
@@ -207,7 +312,9 @@ def _spoken_phrase(rng: np.random.Generator, folder: Path, k: int) -> np.ndarray
     return _read_wav(out)[:, 0]
 
 
-def _sung_phrase(rng: np.random.Generator, seconds: float, notes: list[float]) -> np.ndarray:
+def _sung_phrase(
+    rng: np.random.Generator, seconds: float, notes: list[float], formants: float = 1.0
+) -> np.ndarray:
     """A glottal-pulse voice through moving vowel formants, with vibrato and syllables."""
     n = round(seconds * SR)
     t = np.arange(n) / SR
@@ -233,6 +340,7 @@ def _sung_phrase(rng: np.random.Generator, seconds: float, notes: list[float]) -
             [570, 840, 2410],
         ]
     )
+    vowels = vowels * formants
     out = np.zeros(n)
     for i in range(len(notes)):
         lo, hi = i * per_note, n if i == len(notes) - 1 else (i + 1) * per_note
@@ -277,6 +385,7 @@ def _vocals(
     bar_s: float,
     root: int,
     scale: tuple[int, ...] = MAJOR,
+    gen: Generators = DEFAULT,
 ) -> np.ndarray:
     out = np.zeros(n)
     bars = int(n / SR / bar_s)
@@ -286,11 +395,12 @@ def _vocals(
         start = round(b * bar_s * SR)
         length = int(rng.integers(1, 3))
         if seed % 2 == 0:
-            phrase = _spoken_phrase(rng, folder, k)
+            phrase = _spoken_phrase(rng, folder, k, gen)
         else:
             degrees = rng.choice(len(scale), size=4 * length)
-            notes = [440.0 * 2 ** ((root + 12 + scale[d] - 69) / 12) for d in degrees]
-            phrase = _sung_phrase(rng, length * bar_s * 0.95, notes)
+            register = root + 12 * gen.singer_octave - 69
+            notes = [440.0 * 2 ** ((register + scale[d]) / 12) for d in degrees]
+            phrase = _sung_phrase(rng, length * bar_s * 0.95, notes, gen.formants)
         phrase = phrase[: n - start]
         out[start : start + len(phrase)] += phrase / (np.max(np.abs(phrase)) + 1e-9)
         b += length + int(rng.integers(0, 2))  # some bars without voice
@@ -307,6 +417,25 @@ def make_song(seed: int, seconds: float = 30.0) -> Song:
     return _make(rng, seed, seconds, tempo, root, MAJOR)
 
 
+@functools.lru_cache(maxsize=32)
+def make_set_song(set_name: str, seed: int, seconds: float = 30.0) -> Song:
+    """Make song `seed` of the named set (`tuning` or `validation`), deterministic."""
+    gen = SETS[set_name]
+    assert seed in gen.seeds, f"seed {seed} is not in the {set_name} set ({gen.seeds})"
+    rng = np.random.default_rng(seed)
+    tempo = float(rng.uniform(*gen.tempo))
+    root = 48 + int(rng.choice(gen.tonics))
+    song = _make(rng, seed, seconds, tempo, root, MAJOR, gen)
+    return Song(f"{set_name}{seed}", song.mixture, song.vocals, song.accompaniment)
+
+
+def song_set(set_name: str, count: int, seconds: float = 30.0) -> list[Song]:
+    """Return the first `count` songs of the named set."""
+    seeds = SETS[set_name].seeds
+    assert count <= len(seeds), f"the {set_name} set has {len(seeds)} seeds"
+    return [make_set_song(set_name, seed, seconds) for seed in seeds[:count]]
+
+
 def make_keyed_song(seed: int, seconds: float, tempo: float, tonic: int, minor: bool) -> Song:
     """Make a song in a given tempo (BPM) and key (tonic pitch class, 0 = C; major or minor)."""
     rng = np.random.default_rng(seed)
@@ -320,14 +449,15 @@ def _make(
     tempo: float,
     root: int,
     scale: tuple[int, ...],
+    gen: Generators = DEFAULT,
 ) -> Song:
     bar_s = 4 * 60 / tempo
     n = round(seconds * SR)
     bars = int(np.ceil(seconds / bar_s)) + 1
     with tempfile.TemporaryDirectory(prefix="song-") as tmp:
         folder = Path(tmp)
-        acc = _render_midi(_accompaniment_midi(rng, bars, tempo, root, scale), folder)
-        vocals = _vocals(rng, folder, seed, n, bar_s, root, scale)
+        acc = _render_midi(_accompaniment_midi(rng, bars, tempo, root, scale, gen), folder)
+        vocals = _vocals(rng, folder, seed, n, bar_s, root, scale, gen)
     acc = np.pad(acc, ((0, max(0, n - len(acc))), (0, 0)))[:n]
     # Voice-to-accompaniment level between -5 and +2 dB, as in produced songs.
     ratio = 10 ** (float(rng.uniform(-5, 2)) / 20)

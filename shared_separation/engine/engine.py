@@ -14,7 +14,7 @@ from . import live as live_mp3
 from . import media, model_store, pipeline, spectral
 from .errors import ErrorCode, SeparationError
 from .network import STEMS
-from .quality import DEFAULT_HOP_FRAMES, HOP_CHOICES, Quality
+from .quality import DEFAULT_HOP_FRAMES, HOP_CHOICES, HighSettings, Quality
 from .runtime import load_network
 
 ProgressCallback = Callable[[float], None]
@@ -70,6 +70,7 @@ class SeparationEngine:
         runtime: str = "auto",
         overlap: bool = True,
         hop_frames: int = DEFAULT_HOP_FRAMES,
+        high_settings: HighSettings | None = None,
         ffmpeg: str = "ffmpeg",
         ffprobe: str = "ffprobe",
         verify_checksums: bool = True,
@@ -90,6 +91,8 @@ class SeparationEngine:
             raise ValueError(f"hop_frames must be one of {HOP_CHOICES}")
         # The high-quality mode's segment hop (512: segments do not overlap); see quality.py.
         self.hop_frames = hop_frames
+        # The high mode's other settings (overlap weighting, the band above 11 kHz).
+        self.high_settings = high_settings or HighSettings()
         # runtime.RUNTIMES: "auto" runs the provisioned OpenVINO IR, else the checkpoint in TF.
         self._network = load_network(
             model_root,
@@ -256,6 +259,7 @@ class SeparationEngine:
             overlap=self.overlap,
             hop_frames=self.hop_frames if high else None,
             first_segments=self.first_batch_segments,
+            high_settings=self.high_settings,
         )
 
 

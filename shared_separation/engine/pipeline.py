@@ -153,9 +153,12 @@ class _Back:
 class _HighBack(_Back):
     """The high-quality mode: average the overlapping segments, Wiener-filter, full band."""
 
-    def __init__(self, n_stems: int, workers: int, hop: int) -> None:
+    def __init__(
+        self, n_stems: int, workers: int, hop: int, settings: quality.HighSettings
+    ) -> None:
         super().__init__(n_stems, workers)
-        self.overlap = quality.OverlapAdd(hop)
+        self.settings = settings
+        self.overlap = quality.OverlapAdd(hop, settings.weight_power)
         self.wiener = quality.WienerFilter()
 
     def spectra(self, block: _Block, estimates: list[np.ndarray]) -> list[np.ndarray]:
@@ -163,9 +166,7 @@ class _HighBack(_Back):
         assert block.full is not None
         blended = self.overlap.apply(estimates, block.n_frames, block.has_next)
         vocals = self.wiener.vocals(block.low, blended)
-        accompaniment = block.full
-        accompaniment[:, :, : spectral.NETWORK_BINS] -= vocals
-        return [vocals, accompaniment]
+        return quality.split_full_band(block.full, vocals, self.settings)
 
 
 def run(
@@ -178,6 +179,7 @@ def run(
     overlap: bool = True,
     hop_frames: int | None = None,
     first_segments: int | None = None,
+    high_settings: quality.HighSettings | None = None,
 ) -> Iterator[list[np.ndarray]]:
     """Yield each stem's output, block after block, for the input blocks.
 
@@ -188,7 +190,8 @@ def run(
     high = hop_frames is not None
     hop = hop_frames or spectral.SEGMENT_FRAMES
     front = _Front(blocks, batch_segments, fft_workers, hop, first_segments, full_band=high)
-    back = _HighBack(n_stems, fft_workers, hop) if high else _Back(n_stems, fft_workers)
+    settings = high_settings or quality.HighSettings()
+    back = _HighBack(n_stems, fft_workers, hop, settings) if high else _Back(n_stems, fft_workers)
     if not overlap:
         while (block := front.next_block()) is not None:
             outs = back.audio(block, network(block.magnitudes))

@@ -34,6 +34,20 @@ HOP_CHOICES = (128, 256, 320, 384, 448, 512)
 # 0.5 measured +0.01 dB over 1 (the triangle) and 0.02 over 2 on the tuning songs.
 WEIGHT_POWER = 0.5
 WIENER_CHUNK = 32  # frames filtered at a time
+# The band above 11 kHz: the vocals take this fraction of the power share the filtered vocals
+# have in the top TOP_BINS estimated bins (per frame and channel); 0 gives it all to the
+# accompaniment. See HighSettings.
+HIGH_BAND_SHARE = 0.0
+TOP_BINS = 64
+
+
+@dataclass(frozen=True)
+class HighSettings:
+    """The high mode's settings that cost no network work (bench/quality.py --ablations)."""
+
+    weight_power: float = WEIGHT_POWER
+    high_band_share: float = HIGH_BAND_SHARE
+    top_bins: int = TOP_BINS
 
 
 class Quality(enum.StrEnum):
@@ -43,11 +57,37 @@ class Quality(enum.StrEnum):
     HIGH = "high"  # same weights, better separation (see this module's docstring)
 
 
-def segment_weights() -> np.ndarray:
+def segment_weights(power: float = WEIGHT_POWER) -> np.ndarray:
     """Return the (512, 1, 1) weight of a segment's estimate at each of its frames."""
     t = np.arange(spectral.SEGMENT_FRAMES, dtype=np.float64) + 0.5
     edge = np.minimum(t, spectral.SEGMENT_FRAMES - t) / (spectral.SEGMENT_FRAMES / 2)
-    return (edge**WEIGHT_POWER).astype(np.float32)[:, None, None]
+    return (edge**power).astype(np.float32)[:, None, None]
+
+
+def split_full_band(
+    full: np.ndarray, vocals: np.ndarray, settings: HighSettings
+) -> list[np.ndarray]:
+    """Return [vocals, accompaniment] at full band from the filtered low-band vocals.
+
+    `full` is the mixture's (2, frames, 2049) spectrum (overwritten: it becomes the
+    accompaniment), `vocals` the filtered (2, frames, 1024) vocals. Above 11 kHz the vocals take
+    `high_band_share` times their power share in the top estimated bins; the accompaniment is
+    the mixture minus the vocals, so the stems add up to the mixture.
+    """
+    low = spectral.NETWORK_BINS
+    share = settings.high_band_share
+    if share <= 0:
+        full[:, :, :low] -= vocals
+        return [vocals, full]
+    top = slice(low - settings.top_bins, low)
+    power = np.square(np.abs(full[:, :, top])).sum(axis=2)
+    ratio = np.square(np.abs(vocals[:, :, top])).sum(axis=2) / (power + EPS)
+    gain = (np.float32(share) * np.clip(ratio, 0, 1)).astype(np.float32)[:, :, None]
+    out = np.empty(full.shape, np.complex64)
+    out[:, :, :low] = vocals
+    out[:, :, low:] = full[:, :, low:] * gain
+    full -= out
+    return [out, full]
 
 
 def segments(magnitudes: np.ndarray, count: int, hop: int) -> np.ndarray:
@@ -63,10 +103,14 @@ class OverlapAdd:
     """Average overlapping segment estimates; carries the overlap into the next block."""
 
     hop: int
-    weights: np.ndarray = field(default_factory=segment_weights)
+    power: float = WEIGHT_POWER
+    weights: np.ndarray = field(init=False)
     # Each stem's weighted sum over the frames the next block shares, and their summed weight.
     carried: list[np.ndarray] | None = None
     carried_weight: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.weights = segment_weights(self.power)
 
     def apply(self, estimates: list[np.ndarray], n_frames: int, has_next: bool) -> list[np.ndarray]:
         """Return each stem's (2, n_frames, 1024) estimate from its (segments, 512, 1024, 2)."""
