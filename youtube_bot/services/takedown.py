@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from googleapiclient.errors import HttpError
 
@@ -50,14 +50,14 @@ def remove(publication_id: uuid.UUID | str, runtime: Runtime | None = None) -> b
             logger.info("video %s was gone from YouTube already", publication.video_id)
     except yt.YouTubeError as error:
         Publication.objects.filter(pk=publication.pk).update(
-            takedown_attempts=publication.takedown_attempts + 1,
+            takedown_attempts=F("takedown_attempts") + 1,
             takedown_error=f"{error.code}: {error.message}",
         )
         logger.error("video %s not removed: %s", publication.video_id, error.message)
         return False
     Publication.objects.filter(pk=publication.pk, takedown_done_at__isnull=True).update(
         takedown_done_at=timezone.now(),
-        takedown_attempts=publication.takedown_attempts + 1,
+        takedown_attempts=F("takedown_attempts") + 1,
         takedown_error="",
     )
     logger.warning("video %s removed from YouTube after a takedown", publication.video_id)
